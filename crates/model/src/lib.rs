@@ -1,0 +1,13 @@
+//! The shared vocabulary of vitals: label sets with interned symbols, samples, label matchers and the
+//! two storage traits (`Appender`, `Queryable`/`Querier`) that sources, the TSDB and the query engine
+//! meet on. It knows nothing of PromQL, HTTP or disk formats.
+
+pub mod labels;
+pub mod matcher;
+pub mod sample;
+pub mod storage;
+
+pub use labels::{intern, Label, Labels, LabelsBuilder, Symbol, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
+pub use storage::{Appender, Querier, Queryable, SampleIter, SelectHints, Series, SeriesRef, StorageError, VecSeries};

@@ -1,0 +1,413 @@
+//! The head: the newest data, in memory, indexed for matcher evaluation, written through the WAL.
+
+mod appender;
+pub(crate) mod series;
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::RwLock;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use vitals_model::{Labels, Matcher, Sample, StorageError, Symbol};
+
+pub use appender::HeadAppender;
+use series::{Accept, AppendBounds, MemSeries, Reject, SeriesSnapshot};
+
+use crate::index::{postings_for_matchers, MemPostings, PostingsSource};
+use crate::metrics::TsdbMetrics;
+use crate::wal::Wal;
+
+const STRIPES: usize = 256;
+
+/// Settings of the head.
+#[derive(Debug, Clone)]
+pub struct HeadOptions {
+    /// Maximum number of series in the head; creating one more fails with `SeriesLimit` (0 = none).
+    pub max_series: usize,
+    /// Out-of-order samples up to this far (ms) behind a series' newest sample are accepted.
+    pub ooo_window: i64,
+    /// Length (ms) of the blocks the head is cut into; chunks never straddle a multiple of it.
+    pub block_range: i64,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions { max_series: 0, ooo_window: 0, block_range: 2 * 3600 * 1000 }
+    }
+}
+
+#[derive(Default)]
+struct Stripe {
+    by_hash: FxHashMap<u64, Vec<Arc<MemSeries>>>,
+    by_ref: FxHashMap<u64, Arc<MemSeries>>,
+}
+
+/// In-memory series, their chunks and their index.
+pub struct Head {
+    opts: HeadOptions,
+    stripes: Box<[RwLock<Stripe>]>,
+    postings: RwLock<MemPostings>,
+    next_ref: AtomicU64,
+    num_series: AtomicUsize,
+    min_time: AtomicI64,
+    max_time: AtomicI64,
+    min_valid_time: AtomicI64,
+    /// Commits hold it shared while applying; readers take it exclusively to snapshot, so a
+    /// select sees each commit entirely or not at all.
+    isolation: RwLock<()>,
+    /// Commits hold it shared from WAL write to apply; a checkpoint takes it exclusively to cut
+    /// the WAL at a point where everything logged is also applied.
+    pub(crate) wal_apply: RwLock<()>,
+    pub(crate) wal: OnceLock<Arc<Wal>>,
+    pub(crate) metrics: Arc<TsdbMetrics>,
+}
+
+fn stripe_of(x: u64) -> usize {
+    (x as usize) & (STRIPES - 1)
+}
+
+fn hash_labels(l: &Labels) -> u64 {
+    FxBuildHasher.hash_one(l)
+}
+
+impl Head {
+    /// An empty head.
+    pub fn new(opts: HeadOptions, metrics: Arc<TsdbMetrics>) -> Self {
+        Head {
+            opts,
+            stripes: (0..STRIPES).map(|_| RwLock::new(Stripe::default())).collect(),
+            postings: RwLock::new(MemPostings::default()),
+            next_ref: AtomicU64::new(1),
+            num_series: AtomicUsize::new(0),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(i64::MIN),
+            isolation: RwLock::new(()),
+            wal_apply: RwLock::new(()),
+            wal: OnceLock::new(),
+            metrics,
+        }
+    }
+
+    /// A new appender; its samples become visible on commit.
+    pub fn appender(self: &Arc<Self>) -> HeadAppender {
+        HeadAppender::new(self.clone())
+    }
+
+    /// Number of series.
+    pub fn num_series(&self) -> usize {
+        self.num_series.load(Ordering::Relaxed)
+    }
+
+    /// Lowest sample time in the head (`i64::MAX` when empty).
+    pub fn min_time(&self) -> i64 {
+        self.min_time.load(Ordering::Acquire)
+    }
+
+    /// Highest sample time in the head (`i64::MIN` when empty).
+    pub fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Acquire)
+    }
+
+    /// Samples before this time are refused (they belong to persisted blocks).
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_time.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_min_valid_time(&self, t: i64) {
+        self.min_valid_time.fetch_max(t, Ordering::AcqRel);
+    }
+
+    pub(crate) fn bounds(&self) -> AppendBounds {
+        AppendBounds {
+            min_valid: self.min_valid_time(),
+            ooo_window: self.opts.ooo_window,
+            block_range: self.opts.block_range,
+        }
+    }
+
+    /// The series for `labels`, if it exists.
+    pub(crate) fn get_by_labels(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
+        let h = hash_labels(labels);
+        let stripe = self.stripes[stripe_of(h)].read();
+        stripe.by_hash.get(&h)?.iter().find(|s| s.labels == *labels).cloned()
+    }
+
+    /// The series with reference `r`, if it exists.
+    pub(crate) fn get_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
+        self.stripes[stripe_of(r)].read().by_ref.get(&r).cloned()
+    }
+
+    /// The series for `labels`, created (with a fresh or given reference) when missing.
+    /// Returns the series and whether it was created.
+    pub(crate) fn get_or_create(
+        &self,
+        labels: &Labels,
+        with_ref: Option<u64>,
+    ) -> Result<(Arc<MemSeries>, bool), StorageError> {
+        if let Some(s) = self.get_by_labels(labels) {
+            return Ok((s, false));
+        }
+        validate_labels(labels)?;
+        let max = self.opts.max_series;
+        if max > 0 && with_ref.is_none() && self.num_series() >= max {
+            self.metrics.series_limit_rejections_total.inc();
+            return Err(StorageError::SeriesLimit { limit: max });
+        }
+        let h = hash_labels(labels);
+        let series = {
+            let mut stripe = self.stripes[stripe_of(h)].write();
+            if let Some(s) = stripe.by_hash.get(&h).and_then(|v| v.iter().find(|s| s.labels == *labels)) {
+                return Ok((s.clone(), false));
+            }
+            let r = match with_ref {
+                Some(r) => {
+                    self.next_ref.fetch_max(r + 1, Ordering::AcqRel);
+                    r
+                }
+                None => self.next_ref.fetch_add(1, Ordering::AcqRel),
+            };
+            let series = Arc::new(MemSeries::new(r, labels.clone()));
+            stripe.by_hash.entry(h).or_default().push(series.clone());
+            series
+        };
+        self.stripes[stripe_of(series.r)].write().by_ref.insert(series.r, series.clone());
+        self.postings.write().add(series.r, &series.labels);
+        self.num_series.fetch_add(1, Ordering::Relaxed);
+        self.metrics.head_series.add(1);
+        self.metrics.head_series_created_total.inc();
+        Ok((series, true))
+    }
+
+    /// Applies one sample to a series, counting rejections. Used by commit and WAL replay.
+    pub(crate) fn apply(&self, s: &MemSeries, t: i64, v: f64, bounds: &AppendBounds) -> Result<Accept, Reject> {
+        let res = s.data.lock().append(t, v, bounds);
+        match res {
+            Ok((accept, cut)) => {
+                if cut {
+                    self.metrics.head_chunks.add(1);
+                    self.metrics.head_chunks_created_total.inc();
+                }
+                match accept {
+                    Accept::InOrder => self.metrics.samples_appended_total.inc(),
+                    Accept::OutOfOrder => {
+                        self.metrics.samples_appended_total.inc();
+                        self.metrics.out_of_order_samples_appended_total.inc();
+                    }
+                    Accept::Duplicate => {}
+                }
+                if accept != Accept::Duplicate {
+                    self.update_time_range(t);
+                }
+                Ok(accept)
+            }
+            Err(r) => {
+                self.count_reject(r);
+                Err(r)
+            }
+        }
+    }
+
+    /// Accounts for a whole chunk restored from a checkpoint.
+    pub(crate) fn note_chunk_loaded(&self, mint: i64, maxt: i64, _samples: usize) {
+        self.update_time_range(mint);
+        self.update_time_range(maxt);
+        self.metrics.head_chunks.add(1);
+    }
+
+    pub(crate) fn count_reject(&self, r: Reject) {
+        match r {
+            Reject::OutOfBounds => self.metrics.out_of_bounds_samples_total.inc(),
+            Reject::OutOfOrder => self.metrics.out_of_order_samples_total.inc(),
+            Reject::Duplicate => self.metrics.duplicate_samples_total.inc(),
+        }
+    }
+
+    fn update_time_range(&self, t: i64) {
+        if t < self.min_time.load(Ordering::Relaxed) {
+            let prev = self.min_time.fetch_min(t, Ordering::AcqRel);
+            if t < prev {
+                self.metrics.head_min_time.set(t);
+            }
+        }
+        if t > self.max_time.load(Ordering::Relaxed) {
+            let prev = self.max_time.fetch_max(t, Ordering::AcqRel);
+            if t > prev {
+                self.metrics.head_max_time.set(t);
+            }
+        }
+    }
+
+    /// Series matching `matchers` with samples in `[mint, maxt]`, snapshotted atomically with
+    /// respect to commits, sorted by labels.
+    pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, SeriesSnapshot)> {
+        let refs = postings_for_matchers(&*self.postings.read(), matchers);
+        let series: Vec<Arc<MemSeries>> = refs.iter().filter_map(|r| self.get_by_ref(*r)).collect();
+        let mut out = Vec::with_capacity(series.len());
+        {
+            let _iso = self.isolation.write();
+            for s in &series {
+                let snap = s.data.lock().snapshot(mint, maxt);
+                if !snap.chunks.is_empty() || !snap.ooo.is_empty() {
+                    out.push((s.labels.clone(), snap));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Sorted label names of series matching `matchers` with data in range.
+    pub(crate) fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Symbol> {
+        if matchers.is_empty() && self.covers(mint, maxt) {
+            return self.postings.read().names();
+        }
+        let mut names: Vec<Symbol> = Vec::new();
+        for (l, _) in self.select(matchers, mint, maxt) {
+            names.extend(l.iter().map(|l| l.name.clone()));
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Sorted values of `name` over series matching `matchers` with data in range.
+    pub(crate) fn label_values(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Symbol> {
+        if matchers.is_empty() && self.covers(mint, maxt) {
+            return self.postings.read().values(name);
+        }
+        let mut values: Vec<Symbol> = Vec::new();
+        for (l, _) in self.select(matchers, mint, maxt) {
+            if let Some(v) = l.iter().find(|l| l.name.as_str() == name) {
+                values.push(v.value.clone());
+            }
+        }
+        values.sort();
+        values.dedup();
+        values
+    }
+
+    fn covers(&self, mint: i64, maxt: i64) -> bool {
+        mint <= self.min_time() && maxt >= self.max_time()
+    }
+
+    /// Every series (for checkpoints, block writing and GC).
+    pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        let mut v: Vec<Arc<MemSeries>> =
+            self.stripes.iter().flat_map(|s| s.read().by_ref.values().cloned().collect::<Vec<_>>()).collect();
+        v.sort_by_key(|s| s.r);
+        v
+    }
+
+    /// Deletes samples in `[mint, maxt]` from series matching `matchers`; returns the series refs touched.
+    pub(crate) fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(u64, usize)> {
+        let refs = postings_for_matchers(&*self.postings.read(), matchers);
+        let _iso = self.isolation.write();
+        let mut touched = Vec::new();
+        for r in refs {
+            if let Some(s) = self.get_by_ref(r) {
+                let n = s.data.lock().delete_range(mint, maxt);
+                touched.push((r, n));
+            }
+        }
+        touched
+    }
+
+    /// Drops samples before `mint` and series left empty; called after a block covering them is
+    /// persisted. Returns the number of series removed.
+    pub(crate) fn truncate(&self, mint: i64) -> usize {
+        self.set_min_valid_time(mint);
+        let mut removed = 0;
+        let mut new_min = i64::MAX;
+        for s in self.all_series() {
+            let (empty, dropped, smin) = {
+                let _iso = self.isolation.write();
+                let mut d = s.data.lock();
+                let dropped = d.truncate_before(mint);
+                (d.is_empty(), dropped, d.min_time())
+            };
+            self.metrics.head_chunks.add(-(dropped as i64));
+            if let Some(m) = smin {
+                new_min = new_min.min(m);
+            }
+            if empty && s.pending.load(Ordering::Acquire) == 0 {
+                self.remove_series(&s);
+                removed += 1;
+            }
+        }
+        self.min_time.store(new_min, Ordering::Release);
+        if new_min == i64::MAX {
+            self.max_time.store(i64::MIN, Ordering::Release);
+        }
+        self.metrics.head_min_time.set(if new_min == i64::MAX { 0 } else { new_min });
+        self.postings.write().shrink();
+        removed
+    }
+
+    fn remove_series(&self, s: &Arc<MemSeries>) {
+        let h = hash_labels(&s.labels);
+        {
+            let mut stripe = self.stripes[stripe_of(h)].write();
+            if let Some(v) = stripe.by_hash.get_mut(&h) {
+                v.retain(|x| x.r != s.r);
+                if v.is_empty() {
+                    stripe.by_hash.remove(&h);
+                }
+            }
+        }
+        self.stripes[stripe_of(s.r)].write().by_ref.remove(&s.r);
+        self.postings.write().delete(s.r, &s.labels);
+        self.num_series.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.head_series.add(-1);
+        self.metrics.head_series_removed_total.inc();
+    }
+
+    /// Estimated bytes of sample data held (chunks and out-of-order buffers).
+    pub fn chunk_bytes(&self) -> usize {
+        self.all_series()
+            .iter()
+            .map(|s| {
+                let d = s.data.lock();
+                d.closed.iter().map(|c| c.mem_size()).sum::<usize>() + d.open.mem_size() + d.ooo.len() * 16
+            })
+            .sum()
+    }
+
+    /// All samples of series `s` in range, in order (for block writing).
+    pub(crate) fn series_samples(&self, s: &MemSeries, mint: i64, maxt: i64) -> Vec<Sample> {
+        let snap = {
+            let _iso = self.isolation.write();
+            s.data.lock().snapshot(mint, maxt)
+        };
+        snap.samples(mint, maxt)
+    }
+
+    pub(crate) fn isolation_read(&self) -> parking_lot::RwLockReadGuard<'_, ()> {
+        self.isolation.read()
+    }
+}
+
+fn validate_labels(labels: &Labels) -> Result<(), StorageError> {
+    if labels.is_empty() {
+        return Err(StorageError::InvalidLabels("empty label set".into()));
+    }
+    for w in labels.as_slice().windows(2) {
+        if w[0].name == w[1].name {
+            return Err(StorageError::InvalidLabels(format!("duplicate label name {:?}", w[0].name.as_str())));
+        }
+    }
+    Ok(())
+}
+
+impl PostingsSource for Head {
+    fn postings(&self, name: &str, value: &str) -> Vec<u64> {
+        self.postings.read().postings(name, value)
+    }
+    fn all_postings(&self) -> Vec<u64> {
+        self.postings.read().all_postings()
+    }
+    fn values(&self, name: &str) -> Vec<Symbol> {
+        self.postings.read().values(name)
+    }
+}

@@ -1,0 +1,85 @@
+//! The `vitals` command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "vitals", version, about = "How fast and how healthy is your backend?")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Storage tools.
+    #[command(subcommand)]
+    Tsdb(TsdbCommand),
+}
+
+#[derive(Subcommand)]
+enum TsdbCommand {
+    /// Opens a data directory (replaying its WAL) and prints what it holds as JSON.
+    Inspect {
+        /// The data directory.
+        #[arg(default_value = "data")]
+        dir: PathBuf,
+    },
+    /// Persists the head into blocks, merges blocks and applies retention, then exits.
+    Compact {
+        /// The data directory.
+        #[arg(default_value = "data")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Tsdb(TsdbCommand::Inspect { dir }) => inspect(&dir),
+        Command::Tsdb(TsdbCommand::Compact { dir }) => {
+            let db = vitals_tsdb::Db::open(&dir, vitals_tsdb::Options::default())
+                .with_context(|| format!("opening {}", dir.display()))?;
+            db.flush_head().context("compacting")?;
+            inspect_db(&db)
+        }
+    }
+}
+
+fn inspect(dir: &std::path::Path) -> anyhow::Result<()> {
+    let db = vitals_tsdb::Db::open(dir, vitals_tsdb::Options::default())
+        .with_context(|| format!("opening {}", dir.display()))?;
+    inspect_db(&db)
+}
+
+fn inspect_db(db: &vitals_tsdb::Db) -> anyhow::Result<()> {
+    use std::io::Write;
+    let head = db.head();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{{\"head\":{{\"series\":{},\"minTime\":{},\"maxTime\":{}}},\"walBytes\":{},\"blocksBytes\":{},\"blocks\":[",
+        head.num_series(),
+        head.min_time(),
+        head.max_time(),
+        db.wal_bytes(),
+        db.blocks_bytes()
+    )?;
+    let blocks = db.blocks();
+    for (i, b) in blocks.iter().enumerate() {
+        let m = b.meta();
+        let sep = if i + 1 < blocks.len() { "," } else { "" };
+        writeln!(
+            out,
+            "  {{\"ulid\":\"{}\",\"minTime\":{},\"maxTime\":{},\"series\":{},\"samples\":{},\"chunks\":{},\"level\":{},\"bytes\":{}}}{sep}",
+            m.ulid, m.min_time, m.max_time, m.stats.num_series, m.stats.num_samples, m.stats.num_chunks, m.compaction.level, b.size()
+        )?;
+    }
+    writeln!(out, "]}}")?;
+    Ok(())
+}
