@@ -2,6 +2,7 @@
 //! two storage traits (`Appender`, `Queryable`/`Querier`) that sources, the TSDB and the query engine
 //! meet on. It knows nothing of PromQL, HTTP or disk formats.
 
+pub mod exposition;
 pub mod labels;
 pub mod matcher;
 pub mod sample;

@@ -177,7 +177,7 @@ fn compaction_and_retention_keep_query_results_identical() {
     db.compact().unwrap();
     let kept = dump(&db, &[m("i", "1")], i64::MIN, i64::MAX);
     let first = kept[0].1.first().unwrap().t;
-    assert!(first >= 3 * HOUR - HOUR && first > 0, "old data dropped, first sample at {first}");
+    assert!(first >= 3 * HOUR, "blocks older than the window dropped, first sample at {first}");
     assert!(db.metrics().retention_deletions_total.get() > 0);
     drop(db);
 

@@ -72,7 +72,7 @@ static ULID_SEQ: AtomicU64 = AtomicU64::new(0);
 /// A new ULID: 48 bits of milliseconds and 80 bits that differ per call and per process.
 pub fn new_ulid() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let ms = now.as_millis() as u128 & ((1 << 48) - 1);
+    let ms = now.as_millis() & ((1 << 48) - 1);
     let seq = ULID_SEQ.fetch_add(1, Ordering::Relaxed) as u128;
     let mut x: u64 = (now.subsec_nanos() as u64)
         ^ ((std::process::id() as u64) << 32)

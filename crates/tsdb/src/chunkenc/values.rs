@@ -281,7 +281,7 @@ fn decode_values_inner(buf: &[u8], n: usize, out: &mut Vec<f64>) -> Result<usize
     match kind {
         V_CONST => {
             let bits = read_u64_le(buf, &mut pos)?;
-            out.extend(std::iter::repeat(f64::from_bits(bits)).take(n));
+            out.extend(std::iter::repeat_n(f64::from_bits(bits), n));
             Ok(pos)
         }
         V_RAW => {
