@@ -261,7 +261,10 @@ impl Db {
             blocks.push(b);
             blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
         }
-        self.head.truncate(maxt);
+        let removed = self.head.truncate(maxt);
+        if removed > 0 {
+            vitals_model::labels::collect_unused_symbols();
+        }
         self.checkpoint()?;
         self.metrics.compactions_total.inc();
         self.metrics.compaction_duration.observe(started.elapsed());
