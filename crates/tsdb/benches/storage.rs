@@ -79,38 +79,27 @@ fn select(c: &mut Criterion) {
         Matcher::new(MatchOp::Regex, "handler", "/api/v(1|2|3)/.*").unwrap(),
         Matcher::new(MatchOp::NotEqual, "code", "200").unwrap(),
     ];
-    for (name, ms) in [("equal_100_series", &eq[..]), ("regex_and_not_equal", &re[..])] {
-        g.bench_function(format!("head_{name}_and_read_samples"), |b| {
-            b.iter(|| {
-                let q = db.querier(0, i64::MAX).unwrap();
-                let mut n = 0;
-                for s in q.select(ms, None).unwrap() {
-                    let mut it = s.iter();
-                    while it.next().is_some() {
-                        n += 1;
-                    }
-                }
-                n
-            })
-        });
-    }
-    db.flush_head().unwrap();
-    for (name, ms) in [("equal_100_series", &eq[..]), ("regex_and_not_equal", &re[..])] {
-        g.bench_function(format!("block_{name}_and_read_samples"), |b| {
-            b.iter(|| {
-                let q = db.querier(0, i64::MAX).unwrap();
-                let mut n = 0;
-                for s in q.select(ms, None).unwrap() {
-                    let mut it = s.iter();
-                    while it.next().is_some() {
-                        n += 1;
-                    }
-                }
-                n
-            })
-        });
+    for source in ["head", "block"] {
+        if source == "block" {
+            db.flush_head().unwrap();
+        }
+        for (name, ms) in [("equal_100_series", &eq[..]), ("regex_and_not_equal", &re[..])] {
+            g.bench_function(format!("{source}_{name}_and_read_samples"), |b| b.iter(|| read_all(&db, ms)));
+        }
     }
     g.finish();
+}
+
+fn read_all(db: &Db, ms: &[Matcher]) -> usize {
+    let q = db.querier(0, i64::MAX).unwrap();
+    let mut n = 0;
+    for s in q.select(ms, None).unwrap() {
+        let mut it = s.iter();
+        while it.next().is_some() {
+            n += 1;
+        }
+    }
+    n
 }
 
 criterion_group!(benches, append, select);

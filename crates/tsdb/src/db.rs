@@ -191,39 +191,35 @@ impl Db {
     /// ranges, merges blocks, applies retention.
     pub fn compact(&self) -> Result<()> {
         let _g = self.compact_lock.lock();
-        let r = self.opts.head.block_range;
-        loop {
-            let (hmin, hmax) = (self.head.min_time(), self.head.max_time());
-            if hmin > hmax {
-                break;
-            }
-            let start = hmin.div_euclid(r) * r;
-            if hmax - start < r * 3 / 2 {
-                break;
-            }
-            self.persist_head_range(start, start + r)?;
-        }
-        self.compact_blocks()?;
-        self.apply_retention()?;
-        Ok(())
+        self.persist_head(false)?;
+        self.compact_blocks_inner(false)?;
+        self.apply_retention()
     }
 
     /// Persists everything in the head into blocks (one per block range) and empties the head.
     /// Samples older than the newest persisted time are refused afterwards.
     pub fn flush_head(&self) -> Result<()> {
         let _g = self.compact_lock.lock();
+        self.persist_head(true)?;
+        self.compact_blocks_inner(true)?;
+        self.apply_retention()
+    }
+
+    /// Cuts block-range windows off the head, oldest first: all of them, or only while the head
+    /// spans more than 1.5 block ranges (so the newest data stays in memory).
+    fn persist_head(&self, all: bool) -> Result<()> {
         let r = self.opts.head.block_range;
         loop {
             let (hmin, hmax) = (self.head.min_time(), self.head.max_time());
             if hmin > hmax {
-                break;
+                return Ok(());
             }
             let start = hmin.div_euclid(r) * r;
+            if !all && hmax - start < r * 3 / 2 {
+                return Ok(());
+            }
             self.persist_head_range(start, start + r)?;
         }
-        self.compact_blocks_inner(true)?;
-        self.apply_retention()?;
-        Ok(())
     }
 
     fn persist_head_range(&self, mint: i64, maxt: i64) -> Result<()> {
@@ -312,10 +308,6 @@ impl Db {
         });
         self.wal.checkpoint(upto, &mut batches)?;
         Ok(())
-    }
-
-    fn compact_blocks(&self) -> Result<()> {
-        self.compact_blocks_inner(false)
     }
 
     fn compact_blocks_inner(&self, all_complete: bool) -> Result<()> {

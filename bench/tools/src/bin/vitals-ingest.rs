@@ -7,6 +7,8 @@
 //! ```
 //! Both print one JSON line with what was ingested.
 
+#![allow(clippy::print_stdout)] // the JSON line on stdout is this tool's output
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
@@ -187,8 +189,12 @@ fn scrape(args: &[String]) -> Result<(), String> {
         let stop = stop.clone();
         let totals = totals.clone();
         let offset = interval * i as u32 / n;
-        let extra = vec![("job".to_string(), "synth".to_string()), ("instance".to_string(), format!("{}{}", target.host, target.path))];
-        handles.push(std::thread::spawn(move || scrape_loop(db, target, extra, start + offset, interval, stop, totals)));
+        let extra = vec![
+            ("job".to_string(), "synth".to_string()),
+            ("instance".to_string(), format!("{}{}", target.host, target.path)),
+        ];
+        handles
+            .push(std::thread::spawn(move || scrape_loop(db, target, extra, start + offset, interval, stop, totals)));
     }
     while start.elapsed() < total {
         std::thread::sleep(Duration::from_millis(100));
@@ -300,10 +306,10 @@ fn import(args: &[String]) -> Result<(), String> {
                 let t = timestamp.ok_or_else(|| format!("{file}: sample without timestamp: {series}"))?;
                 cache.append(&mut app, series, t, value).map_err(|e| format!("{file}: {series}: {e}"))?;
                 n += 1;
-                if n % 100_000 == 0 {
+                if n.is_multiple_of(100_000) {
                     app.commit().map_err(|e| e.to_string())?;
                 }
-                if n % 5_000_000 == 0 {
+                if n.is_multiple_of(5_000_000) {
                     db.compact().map_err(|e| e.to_string())?;
                 }
             }
