@@ -288,8 +288,8 @@ impl Db {
             for s in batch {
                 let d = s.data.lock();
                 put_uvarint(&mut cs, s.r);
-                let chunks: Vec<&Arc<HeadChunk>> =
-                    d.closed.iter().chain(std::iter::once(&d.open)).filter(|c| !c.is_empty()).collect();
+                let chunks: Vec<&HeadChunk> =
+                    d.closed.iter().map(|c| &**c).chain(std::iter::once(&d.open)).filter(|c| !c.is_empty()).collect();
                 put_uvarint(&mut cs, chunks.len() as u64);
                 for c in chunks {
                     put_uvarint(&mut cs, c.len() as u64);
@@ -652,9 +652,9 @@ impl Replay<'_> {
                     continue;
                 }
                 let (cmin, cmax) = (chunk.min_time(), chunk.max_time());
-                let open = std::mem::replace(&mut d.open, Arc::new(HeadChunk::new()));
+                let open = std::mem::take(&mut d.open);
                 if !open.is_empty() {
-                    d.closed.push(open);
+                    d.closed.push(Arc::new(open));
                 }
                 d.closed.push(Arc::new(chunk));
                 drop(d);

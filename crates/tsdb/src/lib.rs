@@ -16,7 +16,7 @@ pub mod metrics;
 mod querier;
 pub mod wal;
 
-pub use block::{Block, BlockMeta};
+pub use block::{Block, BlockAnalysis, BlockMeta};
 pub use db::{Db, Maintenance, Options, WalSync};
 pub use error::{Error, Result};
 pub use head::{Head, HeadAppender, HeadOptions};

@@ -27,6 +27,12 @@ enum TsdbCommand {
         #[arg(default_value = "data")]
         dir: PathBuf,
     },
+    /// Prints where the bytes of each persisted block go (per encoding and per metric).
+    Analyze {
+        /// The data directory.
+        #[arg(default_value = "data")]
+        dir: PathBuf,
+    },
     /// Persists the head into blocks, merges blocks and applies retention, then exits.
     Compact {
         /// The data directory.
@@ -42,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Tsdb(TsdbCommand::Inspect { dir }) => inspect(&dir),
+        Command::Tsdb(TsdbCommand::Analyze { dir }) => analyze(&dir),
         Command::Tsdb(TsdbCommand::Compact { dir }) => {
             let db = vitals_tsdb::Db::open(&dir, vitals_tsdb::Options::default())
                 .with_context(|| format!("opening {}", dir.display()))?;
@@ -81,5 +88,40 @@ fn inspect_db(db: &vitals_tsdb::Db) -> anyhow::Result<()> {
         )?;
     }
     writeln!(out, "]}}")?;
+    Ok(())
+}
+
+fn analyze(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let db = vitals_tsdb::Db::open(dir, vitals_tsdb::Options::default())
+        .with_context(|| format!("opening {}", dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    for b in db.blocks() {
+        let a = b.analyze().with_context(|| format!("reading block {}", b.meta().ulid))?;
+        let per = |bytes: u64| bytes as f64 / a.samples.max(1) as f64;
+        writeln!(out, "block {} samples {} bytes/sample {:.3}", b.meta().ulid, a.samples, per(b.size()))?;
+        writeln!(out, "  index {:.3} B/sample, chunks file {:.3} B/sample", per(a.index_bytes), per(a.chunks_bytes))?;
+        for (t, bytes) in &a.ts_bytes_by_type {
+            writeln!(out, "  timestamps type {t}: {:.4} B/sample", per(*bytes))?;
+        }
+        for (t, (bytes, n)) in &a.value_bytes_by_type {
+            writeln!(
+                out,
+                "  values type {t}: {n} samples, {:.3} bits/sample own, {:.4} B/sample of all",
+                *bytes as f64 * 8.0 / *n as f64,
+                per(*bytes)
+            )?;
+        }
+        let mut metrics: Vec<_> = a.value_bytes_by_metric.iter().collect();
+        metrics.sort_by_key(|m| std::cmp::Reverse(m.1 .0));
+        for (name, (bytes, n)) in metrics.into_iter().take(25) {
+            writeln!(
+                out,
+                "  {name}: {:.2} bits/sample, {:.4} B/sample of all",
+                *bytes as f64 * 8.0 / *n as f64,
+                per(*bytes)
+            )?;
+        }
+    }
     Ok(())
 }

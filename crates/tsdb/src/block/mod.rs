@@ -25,7 +25,7 @@ pub(crate) const INDEX_MAGIC: &[u8; 8] = b"VTINDX01";
 /// First bytes of a tombstones file.
 const TOMBSTONES_MAGIC: &[u8; 8] = b"VTTOMB01";
 /// Upper bound of samples per persisted chunk (before the deepest window split).
-pub(crate) const MAX_CHUNK_SAMPLES: usize = 1024;
+pub(crate) const MAX_CHUNK_SAMPLES: usize = 2048;
 
 /// Where one persisted chunk lives.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +35,23 @@ pub(crate) struct ChunkMeta {
     pub n: u32,
     pub ts_off: u64,
     pub val_off: u64,
+}
+
+/// Byte accounting of one block (see [`Block::analyze`]).
+#[derive(Debug, Default)]
+pub struct BlockAnalysis {
+    /// Samples in the block.
+    pub samples: u64,
+    /// Size of the index file.
+    pub index_bytes: u64,
+    /// Size of the chunks file.
+    pub chunks_bytes: u64,
+    /// Distinct timestamp columns' bytes by encoding type.
+    pub ts_bytes_by_type: std::collections::BTreeMap<u8, u64>,
+    /// Value columns' (bytes, samples) by encoding type.
+    pub value_bytes_by_type: std::collections::BTreeMap<u8, (u64, u64)>,
+    /// Value columns' (bytes, samples) by metric name.
+    pub value_bytes_by_metric: std::collections::BTreeMap<String, (u64, u64)>,
 }
 
 /// Deleted time ranges (inclusive) per series of a block.
@@ -263,6 +280,38 @@ impl Block {
     /// Deleted ranges of the series at `r`.
     pub(crate) fn select_tombstones(&self, r: u64) -> Intervals {
         self.tombstones.read().get(&(r as u32)).cloned().unwrap_or_default()
+    }
+
+    /// Where the block's bytes go: per column kind and encoding type byte, plus the index.
+    pub fn analyze(&self) -> Result<BlockAnalysis> {
+        let mut a = BlockAnalysis { index_bytes: self.index.len() as u64, ..BlockAnalysis::default() };
+        let mut seen_ts = rustc_hash::FxHashSet::default();
+        let mut tmp_t = Vec::new();
+        let mut tmp_v = Vec::new();
+        for r in self.all_refs() {
+            let (labels, chunks) = self.series(r)?;
+            let name = labels.metric_name().unwrap_or("").to_string();
+            for c in chunks {
+                let tb = self.chunks.get(c.ts_off as usize..).ok_or_else(|| corrupt(&self.dir, "chunk offset"))?;
+                let vb = self.chunks.get(c.val_off as usize..).ok_or_else(|| corrupt(&self.dir, "chunk offset"))?;
+                tmp_t.clear();
+                tmp_v.clear();
+                let tl = chunkenc::decode_timestamps(tb, &mut tmp_t)? as u64;
+                let vl = chunkenc::decode_values(vb, c.n as usize, &mut tmp_v)? as u64;
+                a.samples += c.n as u64;
+                if seen_ts.insert(c.ts_off) {
+                    *a.ts_bytes_by_type.entry(tb[0]).or_default() += tl;
+                }
+                let e = a.value_bytes_by_type.entry(vb[0]).or_default();
+                e.0 += vl;
+                e.1 += c.n as u64;
+                let m = a.value_bytes_by_metric.entry(name.clone()).or_default();
+                m.0 += vl;
+                m.1 += c.n as u64;
+            }
+        }
+        a.chunks_bytes = self.chunks.len() as u64;
+        Ok(a)
     }
 
     /// Every series ref in label order.

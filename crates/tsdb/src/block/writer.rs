@@ -1,7 +1,6 @@
 //! Writes a block: chunk columns (identical timestamp columns stored once), the index and meta.json,
 //! into a temporary directory that is renamed into place only when complete and synced.
 
-use std::collections::hash_map::Entry;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -24,8 +23,8 @@ pub(crate) struct BlockWriter {
     symbol_list: Vec<Symbol>,
     chunks: BufWriter<File>,
     chunks_len: u64,
-    ts_columns: FxHashMap<u64, Vec<(u64, u32)>>,
-    ts_bytes: Vec<Vec<u8>>,
+    columns: FxHashMap<u64, Vec<(u64, u32)>>,
+    readback: Vec<u8>,
     series: Vec<u8>,
     series_offsets: Vec<u32>,
     postings: FxHashMap<(u32, u32), Vec<u32>>,
@@ -68,7 +67,10 @@ impl BlockWriter {
         syms.dedup();
         let symbols = syms.iter().enumerate().map(|(i, s)| (s.clone(), i as u32)).collect();
         let cp = tmp.join("chunks");
-        let mut chunks = BufWriter::with_capacity(1 << 20, File::create(&cp).at(&cp)?);
+        let mut chunks = BufWriter::with_capacity(
+            1 << 20,
+            File::options().read(true).write(true).create(true).truncate(true).open(&cp).at(&cp)?,
+        );
         chunks.write_all(CHUNKS_MAGIC).at(&cp)?;
         let meta = BlockMeta {
             ulid: ulid.clone(),
@@ -86,8 +88,8 @@ impl BlockWriter {
             symbol_list: syms,
             chunks,
             chunks_len: CHUNKS_MAGIC.len() as u64,
-            ts_columns: FxHashMap::default(),
-            ts_bytes: Vec::new(),
+            columns: FxHashMap::default(),
+            readback: Vec::new(),
             series: Vec::new(),
             series_offsets: Vec::new(),
             postings: FxHashMap::default(),
@@ -98,31 +100,42 @@ impl BlockWriter {
         })
     }
 
-    fn write_column(&mut self, dedupe: bool) -> Result<u64> {
-        if dedupe {
-            let h = fx(&self.col);
-            if let Some(list) = self.ts_columns.get(&h) {
-                for &(off, idx) in list {
-                    if self.ts_bytes[idx as usize] == self.col {
-                        return Ok(off);
-                    }
-                }
-            }
-            let off = self.chunks_len;
-            let idx = self.ts_bytes.len() as u32;
-            self.ts_bytes.push(self.col.clone());
-            match self.ts_columns.entry(h) {
-                Entry::Occupied(mut e) => e.get_mut().push((off, idx)),
-                Entry::Vacant(e) => {
-                    e.insert(vec![(off, idx)]);
+    /// Writes the column in `self.col`, or returns the offset of an identical column written before.
+    fn write_column(&mut self) -> Result<u64> {
+        let h = fx(&self.col);
+        let p = self.tmp.join("chunks");
+        if let Some(list) = self.columns.get(&h).cloned() {
+            for (off, len) in list {
+                if len as usize == self.col.len() && self.written_equals(off)? {
+                    return Ok(off);
                 }
             }
         }
         let off = self.chunks_len;
-        let p = self.tmp.join("chunks");
+        self.columns.entry(h).or_default().push((off, self.col.len() as u32));
         self.chunks.write_all(&self.col).at(&p)?;
         self.chunks_len += self.col.len() as u64;
         Ok(off)
+    }
+
+    /// True when the bytes already written at `off` equal `self.col` (read back from the write
+    /// buffer or the file, so no copy of the columns is kept in memory).
+    fn written_equals(&mut self, off: u64) -> Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let p = self.tmp.join("chunks");
+        let buffered = self.chunks.buffer().len() as u64;
+        let buf_start = self.chunks_len - buffered;
+        let len = self.col.len() as u64;
+        if off >= buf_start {
+            let b = &self.chunks.buffer()[(off - buf_start) as usize..];
+            return Ok(b.len() >= self.col.len() && b[..self.col.len()] == self.col[..]);
+        }
+        if off + len > buf_start {
+            self.chunks.flush().at(&p)?;
+        }
+        self.readback.resize(self.col.len(), 0);
+        self.chunks.get_ref().read_exact_at(&mut self.readback, off).at(&p)?;
+        Ok(self.readback == self.col)
     }
 
     /// Adds a series with its samples (time-ordered, inside the block's range). Empty ones are skipped.
@@ -154,10 +167,10 @@ impl BlockWriter {
             self.vs_tmp.extend(part.iter().map(|s| s.v));
             self.col.clear();
             chunkenc::encode_timestamps(&self.ts_tmp, &mut self.col);
-            let ts_off = self.write_column(true)?;
+            let ts_off = self.write_column()?;
             self.col.clear();
             chunkenc::encode_values(&self.vs_tmp, &mut self.col);
-            let v_off = self.write_column(false)?;
+            let v_off = self.write_column()?;
             let (cmin, cmax) = (part[0].t, part[part.len() - 1].t);
             put_varint(&mut entry, cmin - prev_max);
             put_uvarint(&mut entry, (cmax - cmin) as u64);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use vitals_model::{Appender, Labels, SeriesRef, StorageError};
 
 use super::series::{MemSeries, Reject};
-use super::Head;
+use super::{Head, Tally};
 use crate::wal::record::{self, RefSample, RefSeries};
 
 /// Appends to the head; nothing is visible or durable until [`Appender::commit`].
@@ -104,11 +104,13 @@ impl Appender for HeadAppender {
         }
         let bounds = head.bounds();
         {
+            let mut tally = Tally::default();
             let _iso = head.isolation_read();
             for (s, t, v) in &self.pending {
                 // A refusal here means another appender got in first since `append`; it is counted.
-                let _ = head.apply(s, *t, *v, &bounds);
+                let _ = head.apply_tallied(s, *t, *v, &bounds, &mut tally);
             }
+            head.flush_tally(&tally);
         }
         self.release();
         Ok(())

@@ -20,6 +20,33 @@ use crate::wal::Wal;
 
 const STRIPES: usize = 256;
 
+/// What a batch of applied samples did, published to the metrics once per batch.
+pub(crate) struct Tally {
+    appended: u64,
+    ooo_appended: u64,
+    chunks_cut: u64,
+    out_of_bounds: u64,
+    out_of_order: u64,
+    duplicate: u64,
+    min_t: i64,
+    max_t: i64,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            appended: 0,
+            ooo_appended: 0,
+            chunks_cut: 0,
+            out_of_bounds: 0,
+            out_of_order: 0,
+            duplicate: 0,
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+        }
+    }
+}
+
 /// Settings of the head.
 #[derive(Debug, Clone)]
 pub struct HeadOptions {
@@ -182,30 +209,72 @@ impl Head {
 
     /// Applies one sample to a series, counting rejections. Used by commit and WAL replay.
     pub(crate) fn apply(&self, s: &MemSeries, t: i64, v: f64, bounds: &AppendBounds) -> Result<Accept, Reject> {
+        let mut tally = Tally::default();
+        let res = self.apply_tallied(s, t, v, bounds, &mut tally);
+        self.flush_tally(&tally);
+        res
+    }
+
+    /// Applies one sample, recording what happened in `tally` (published by [`Head::flush_tally`]),
+    /// so a commit touches the shared counters once instead of once per sample.
+    pub(crate) fn apply_tallied(
+        &self,
+        s: &MemSeries,
+        t: i64,
+        v: f64,
+        bounds: &AppendBounds,
+        tally: &mut Tally,
+    ) -> Result<Accept, Reject> {
         let res = s.data.lock().append(t, v, bounds);
         match res {
             Ok((accept, cut)) => {
-                if cut {
-                    self.metrics.head_chunks.add(1);
-                    self.metrics.head_chunks_created_total.inc();
-                }
+                tally.chunks_cut += u64::from(cut);
                 match accept {
-                    Accept::InOrder => self.metrics.samples_appended_total.inc(),
+                    Accept::InOrder => tally.appended += 1,
                     Accept::OutOfOrder => {
-                        self.metrics.samples_appended_total.inc();
-                        self.metrics.out_of_order_samples_appended_total.inc();
+                        tally.appended += 1;
+                        tally.ooo_appended += 1;
                     }
                     Accept::Duplicate => {}
                 }
                 if accept != Accept::Duplicate {
-                    self.update_time_range(t);
+                    tally.min_t = tally.min_t.min(t);
+                    tally.max_t = tally.max_t.max(t);
                 }
                 Ok(accept)
             }
             Err(r) => {
-                self.count_reject(r);
+                match r {
+                    Reject::OutOfBounds => tally.out_of_bounds += 1,
+                    Reject::OutOfOrder => tally.out_of_order += 1,
+                    Reject::Duplicate => tally.duplicate += 1,
+                }
                 Err(r)
             }
+        }
+    }
+
+    /// Publishes a tally to the metrics and the head's time range.
+    pub(crate) fn flush_tally(&self, t: &Tally) {
+        let m = &self.metrics;
+        for (c, n) in [
+            (&m.samples_appended_total, t.appended),
+            (&m.out_of_order_samples_appended_total, t.ooo_appended),
+            (&m.head_chunks_created_total, t.chunks_cut),
+            (&m.out_of_bounds_samples_total, t.out_of_bounds),
+            (&m.out_of_order_samples_total, t.out_of_order),
+            (&m.duplicate_samples_total, t.duplicate),
+        ] {
+            if n > 0 {
+                c.add(n);
+            }
+        }
+        if t.chunks_cut > 0 {
+            m.head_chunks.add(t.chunks_cut as i64);
+        }
+        if t.min_t <= t.max_t {
+            self.update_time_range(t.min_t);
+            self.update_time_range(t.max_t);
         }
     }
 

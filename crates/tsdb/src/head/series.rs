@@ -62,8 +62,8 @@ pub(crate) struct AppendBounds {
 pub(crate) struct SeriesData {
     /// Closed chunks in time order.
     pub closed: Vec<Arc<HeadChunk>>,
-    /// The chunk being appended to (shared with readers; copied on write).
-    pub open: Arc<HeadChunk>,
+    /// The chunk being appended to (readers copy it).
+    pub open: HeadChunk,
     /// Out-of-order samples, sorted by time, none equal to an in-order sample's time.
     pub ooo: Vec<Sample>,
 }
@@ -84,7 +84,7 @@ impl MemSeries {
             labels,
             logged: AtomicBool::new(false),
             pending: AtomicU32::new(0),
-            data: Mutex::new(SeriesData { closed: Vec::new(), open: Arc::new(HeadChunk::new()), ooo: Vec::new() }),
+            data: Mutex::new(SeriesData { closed: Vec::new(), open: HeadChunk::new(), ooo: Vec::new() }),
         }
     }
 }
@@ -148,13 +148,13 @@ impl SeriesData {
             Accept::Duplicate => {}
             Accept::InOrder => {
                 if self.should_cut(t, b.block_range) {
-                    let full = std::mem::replace(&mut self.open, Arc::new(HeadChunk::new()));
-                    self.closed.push(full);
+                    let full = std::mem::take(&mut self.open);
+                    self.closed.push(Arc::new(full));
                     cut = true;
                 } else if self.open.is_empty() {
                     cut = true;
                 }
-                Arc::make_mut(&mut self.open).append(t, v);
+                self.open.append(t, v);
             }
             Accept::OutOfOrder => {
                 let i = self.ooo.partition_point(|s| s.t < t);
@@ -180,7 +180,7 @@ impl SeriesData {
         if let Ok(i) = self.ooo.binary_search_by_key(&t, |s| s.t) {
             return Some(self.ooo[i].v);
         }
-        let chunks = self.closed.iter().chain(std::iter::once(&self.open));
+        let chunks = self.closed.iter().map(|c| &**c).chain(std::iter::once(&self.open));
         for c in chunks {
             if c.is_empty() || t < c.min_time() || t > c.max_time() {
                 continue;
@@ -192,13 +192,11 @@ impl SeriesData {
 
     /// A consistent copy of the samples overlapping `[mint, maxt]` (chunks are shared, not copied).
     pub(crate) fn snapshot(&self, mint: i64, maxt: i64) -> SeriesSnapshot {
-        let chunks = self
-            .closed
-            .iter()
-            .chain((!self.open.is_empty()).then_some(&self.open))
-            .filter(|c| c.max_time() >= mint && c.min_time() <= maxt)
-            .cloned()
-            .collect();
+        let mut chunks: Vec<Arc<HeadChunk>> =
+            self.closed.iter().filter(|c| c.max_time() >= mint && c.min_time() <= maxt).cloned().collect();
+        if !self.open.is_empty() && self.open.max_time() >= mint && self.open.min_time() <= maxt {
+            chunks.push(Arc::new(self.open.clone()));
+        }
         let ooo = self.ooo.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
         SeriesSnapshot { chunks, ooo }
     }
@@ -209,7 +207,7 @@ impl SeriesData {
         self.closed.retain(|c| c.max_time() >= mint);
         let mut dropped = before - self.closed.len();
         if !self.open.is_empty() && self.open.max_time() < mint {
-            self.open = Arc::new(HeadChunk::new());
+            self.open = HeadChunk::new();
             dropped += 1;
         }
         // Chunks are cut at block boundaries, so a kept chunk holds nothing before `mint` unless
@@ -219,7 +217,7 @@ impl SeriesData {
                 self.closed[0] = Arc::new(rebuild(first.iter().filter(|(t, _)| *t >= mint)));
             }
         } else if !self.open.is_empty() && self.open.min_time() < mint {
-            self.open = Arc::new(rebuild(self.open.iter().filter(|(t, _)| *t >= mint)));
+            self.open = rebuild(self.open.iter().filter(|(t, _)| *t >= mint));
         }
         self.ooo.retain(|s| s.t >= mint);
         dropped
@@ -229,14 +227,14 @@ impl SeriesData {
     pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64) -> usize {
         let mut removed = 0;
         let mut touched = false;
-        for c in self.closed.iter().chain(std::iter::once(&self.open)) {
+        for c in self.closed.iter().map(|c| &**c).chain(std::iter::once(&self.open)) {
             if !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt {
                 touched = true;
             }
         }
         if touched {
             let all: Vec<(i64, f64)> =
-                self.closed.iter().chain(std::iter::once(&self.open)).flat_map(|c| c.iter()).collect();
+                self.closed.iter().map(|c| &**c).chain(std::iter::once(&self.open)).flat_map(|c| c.iter()).collect();
             let kept: Vec<(i64, f64)> = all.iter().copied().filter(|(t, _)| *t < mint || *t > maxt).collect();
             removed += all.len() - kept.len();
             self.closed.clear();
@@ -247,7 +245,7 @@ impl SeriesData {
                 }
                 open.append(t, v);
             }
-            self.open = Arc::new(open);
+            self.open = open;
         }
         let before = self.ooo.len();
         self.ooo.retain(|s| s.t < mint || s.t > maxt);
