@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -542,7 +542,7 @@ impl Db {
                 }
             })
             .ok();
-        Maintenance { stop, handle, _flag: AtomicBool::new(false) }
+        Maintenance { stop, handle }
     }
 
     /// Renders the engine's metrics in Prometheus text format.
@@ -561,7 +561,6 @@ impl Db {
 pub struct Maintenance {
     stop: Arc<(Mutex<bool>, Condvar)>,
     handle: Option<JoinHandle<()>>,
-    _flag: AtomicBool,
 }
 
 impl Drop for Maintenance {

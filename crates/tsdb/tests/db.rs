@@ -320,3 +320,20 @@ fn staleness_marker_round_trips_through_blocks() {
     assert!(got[0].1[2].v.is_nan() && !is_stale_nan(got[0].1[2].v));
     assert_eq!(got[0].1[3].v.to_bits(), (-0.0f64).to_bits());
 }
+
+#[test]
+fn maintenance_thread_persists_blocks_on_its_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), opts(60_000));
+    fill(&db, 1, 10_000, 3);
+    assert!(db.blocks().is_empty());
+    let handle = db.spawn_maintenance(std::time::Duration::from_millis(20));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.blocks().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    drop(handle);
+    assert!(!db.blocks().is_empty(), "the maintenance thread cut the head into blocks");
+    assert!(db.metrics().compactions_total.get() > 0);
+    assert_eq!(dump(&db, &[m("i", "1")], i64::MIN, i64::MAX)[0].1.len(), 360);
+}
