@@ -182,19 +182,29 @@ fn scrape(args: &[String]) -> Result<(), String> {
     let totals = Arc::new(Totals { scrapes: AtomicU64::new(0), errors: AtomicU64::new(0), scraped: AtomicU64::new(0) });
     let start = Instant::now();
     let n = urls.len().max(1) as u32;
-    let mut handles = Vec::new();
+    // A small pool of workers (one per core) scrapes all targets, each at its own offset in the
+    // interval, so buffers and threads do not grow with the number of targets.
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(urls.len().max(1));
+    let mut pools: Vec<Vec<TargetState>> = (0..workers).map(|_| Vec::new()).collect();
     for (i, url) in urls.iter().enumerate() {
         let target = parse_url(url)?;
-        let db = db.clone();
-        let stop = stop.clone();
-        let totals = totals.clone();
-        let offset = interval * i as u32 / n;
         let extra = vec![
             ("job".to_string(), "synth".to_string()),
             ("instance".to_string(), format!("{}{}", target.host, target.path)),
         ];
-        handles
-            .push(std::thread::spawn(move || scrape_loop(db, target, extra, start + offset, interval, stop, totals)));
+        pools[i % workers].push(TargetState {
+            cache: SeriesCache::new(extra),
+            target,
+            conn: None,
+            next: start + interval * i as u32 / n,
+        });
+    }
+    let mut handles = Vec::new();
+    for pool in pools {
+        let db = db.clone();
+        let stop = stop.clone();
+        let totals = totals.clone();
+        handles.push(std::thread::spawn(move || worker(db, pool, interval, stop, totals)));
     }
     while start.elapsed() < total {
         std::thread::sleep(Duration::from_millis(100));
@@ -217,80 +227,82 @@ fn scrape(args: &[String]) -> Result<(), String> {
     std::process::exit(0);
 }
 
-fn scrape_loop(
-    db: Arc<Db>,
+/// One target and what its scrapes keep between runs.
+struct TargetState {
     target: Target,
-    extra: Vec<(String, String)>,
-    first: Instant,
-    interval: Duration,
-    stop: Arc<AtomicBool>,
-    totals: Arc<Totals>,
-) {
-    let mut cache = SeriesCache::new(extra);
-    let mut conn: Option<BufReader<TcpStream>> = None;
+    cache: SeriesCache,
+    conn: Option<BufReader<TcpStream>>,
+    next: Instant,
+}
+
+fn worker(db: Arc<Db>, mut targets: Vec<TargetState>, interval: Duration, stop: Arc<AtomicBool>, totals: Arc<Totals>) {
     let mut body = Vec::new();
     let mut app = db.appender();
-    let mut next = first;
     while !stop.load(Ordering::Relaxed) {
+        let Some(ts) = targets.iter_mut().min_by_key(|t| t.next) else { return };
         let now = Instant::now();
-        if now < next {
-            std::thread::sleep((next - now).min(Duration::from_secs(1)));
+        if now < ts.next {
+            std::thread::sleep((ts.next - now).min(Duration::from_secs(1)));
             continue;
         }
-        next += interval;
-        let t = now_ms();
-        let began = Instant::now();
-        let res = http_get(&mut conn, &target, &mut body);
-        let mut scraped = 0u64;
-        let mut added = 0u64;
-        let ok = match res.and_then(|_| std::str::from_utf8(&body).map_err(|e| e.to_string())) {
-            Ok(text) => {
-                let mut failed = None;
-                for e in TextParser::new(text) {
-                    match e {
-                        Ok(Entry::Sample { series, value, .. }) => {
-                            scraped += 1;
-                            match cache.append(&mut app, series, t, value) {
-                                Ok(new) => added += u64::from(new),
-                                Err(e) => failed = Some(e),
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            failed = Some(e.to_string());
-                            break;
+        ts.next += interval;
+        scrape_once(ts, &mut app, &mut body, &totals);
+    }
+}
+
+fn scrape_once(ts: &mut TargetState, app: &mut HeadAppender, body: &mut Vec<u8>, totals: &Totals) {
+    let t = now_ms();
+    let began = Instant::now();
+    let res = http_get(&mut ts.conn, &ts.target, body);
+    let mut scraped = 0u64;
+    let mut added = 0u64;
+    let ok = match res.and_then(|_| std::str::from_utf8(body).map_err(|e| e.to_string())) {
+        Ok(text) => {
+            let mut failed = None;
+            for e in TextParser::new(text) {
+                match e {
+                    Ok(Entry::Sample { series, value, .. }) => {
+                        scraped += 1;
+                        match ts.cache.append(app, series, t, value) {
+                            Ok(new) => added += u64::from(new),
+                            Err(e) => failed = Some(e),
                         }
                     }
+                    Ok(_) => {}
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        break;
+                    }
                 }
-                failed.is_none()
             }
-            Err(_) => {
-                conn = None;
-                false
-            }
-        };
-        if !ok {
-            let _ = app.rollback();
-            totals.errors.fetch_add(1, Ordering::Relaxed);
-            scraped = 0;
+            failed.is_none()
         }
-        let took = began.elapsed().as_secs_f64();
-        for (name, v) in [
-            ("up", if ok { 1.0 } else { 0.0 }),
-            ("scrape_duration_seconds", took),
-            ("scrape_samples_scraped", scraped as f64),
-            ("scrape_samples_post_metric_relabeling", scraped as f64),
-            ("scrape_series_added", added as f64),
-        ] {
-            let _ = cache.append(&mut app, name, t, v);
+        Err(_) => {
+            ts.conn = None;
+            false
         }
-        if let Err(e) = app.commit() {
-            eprintln!("commit failed: {e}");
-            totals.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        totals.scrapes.fetch_add(1, Ordering::Relaxed);
-        totals.scraped.fetch_add(scraped, Ordering::Relaxed);
+    };
+    if !ok {
+        let _ = app.rollback();
+        totals.errors.fetch_add(1, Ordering::Relaxed);
+        scraped = 0;
     }
+    let took = began.elapsed().as_secs_f64();
+    for (name, v) in [
+        ("up", if ok { 1.0 } else { 0.0 }),
+        ("scrape_duration_seconds", took),
+        ("scrape_samples_scraped", scraped as f64),
+        ("scrape_samples_post_metric_relabeling", scraped as f64),
+        ("scrape_series_added", added as f64),
+    ] {
+        let _ = ts.cache.append(app, name, t, v);
+    }
+    if let Err(e) = app.commit() {
+        eprintln!("commit failed: {e}");
+        totals.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    totals.scrapes.fetch_add(1, Ordering::Relaxed);
+    totals.scraped.fetch_add(scraped, Ordering::Relaxed);
 }
 
 fn import(args: &[String]) -> Result<(), String> {

@@ -66,7 +66,9 @@ impl Default for HeadOptions {
 
 #[derive(Default)]
 struct Stripe {
-    by_hash: FxHashMap<u64, Vec<Arc<MemSeries>>>,
+    /// One series per label hash; the rare second series with the same hash goes to `collisions`.
+    by_hash: FxHashMap<u64, Arc<MemSeries>>,
+    collisions: FxHashMap<u64, Vec<Arc<MemSeries>>>,
     by_ref: FxHashMap<u64, Arc<MemSeries>>,
 }
 
@@ -88,6 +90,44 @@ pub struct Head {
     pub(crate) wal_apply: RwLock<()>,
     pub(crate) wal: OnceLock<Arc<Wal>>,
     pub(crate) metrics: Arc<TsdbMetrics>,
+}
+
+impl Stripe {
+    fn find(&self, h: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+        match self.by_hash.get(&h) {
+            Some(s) if s.labels == *labels => Some(s.clone()),
+            Some(_) => self.collisions.get(&h)?.iter().find(|s| s.labels == *labels).cloned(),
+            None => None,
+        }
+    }
+
+    fn insert(&mut self, h: u64, s: Arc<MemSeries>) {
+        match self.by_hash.entry(h) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(s);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.collisions.entry(h).or_default().push(s),
+        }
+    }
+
+    fn remove(&mut self, h: u64, r: u64) {
+        if self.by_hash.get(&h).is_some_and(|s| s.r == r) {
+            self.by_hash.remove(&h);
+            if let Some(list) = self.collisions.get_mut(&h) {
+                if let Some(next) = list.pop() {
+                    self.by_hash.insert(h, next);
+                }
+                if list.is_empty() {
+                    self.collisions.remove(&h);
+                }
+            }
+        } else if let Some(list) = self.collisions.get_mut(&h) {
+            list.retain(|s| s.r != r);
+            if list.is_empty() {
+                self.collisions.remove(&h);
+            }
+        }
+    }
 }
 
 fn stripe_of(x: u64) -> usize {
@@ -158,7 +198,7 @@ impl Head {
     pub(crate) fn get_by_labels(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
         let h = hash_labels(labels);
         let stripe = self.stripes[stripe_of(h)].read();
-        stripe.by_hash.get(&h)?.iter().find(|s| s.labels == *labels).cloned()
+        stripe.find(h, labels)
     }
 
     /// The series with reference `r`, if it exists.
@@ -185,8 +225,8 @@ impl Head {
         let h = hash_labels(labels);
         let series = {
             let mut stripe = self.stripes[stripe_of(h)].write();
-            if let Some(s) = stripe.by_hash.get(&h).and_then(|v| v.iter().find(|s| s.labels == *labels)) {
-                return Ok((s.clone(), false));
+            if let Some(s) = stripe.find(h, labels) {
+                return Ok((s, false));
             }
             let r = match with_ref {
                 Some(r) => {
@@ -196,7 +236,7 @@ impl Head {
                 None => self.next_ref.fetch_add(1, Ordering::AcqRel),
             };
             let series = Arc::new(MemSeries::new(r, labels.clone()));
-            stripe.by_hash.entry(h).or_default().push(series.clone());
+            stripe.insert(h, series.clone());
             series
         };
         self.stripes[stripe_of(series.r)].write().by_ref.insert(series.r, series.clone());
@@ -418,12 +458,7 @@ impl Head {
         let h = hash_labels(&s.labels);
         {
             let mut stripe = self.stripes[stripe_of(h)].write();
-            if let Some(v) = stripe.by_hash.get_mut(&h) {
-                v.retain(|x| x.r != s.r);
-                if v.is_empty() {
-                    stripe.by_hash.remove(&h);
-                }
-            }
+            stripe.remove(h, s.r);
         }
         self.stripes[stripe_of(s.r)].write().by_ref.remove(&s.r);
         self.postings.write().delete(s.r, &s.labels);
@@ -478,5 +513,29 @@ impl PostingsSource for Head {
     }
     fn values(&self, name: &str) -> Vec<Symbol> {
         self.postings.read().values(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripe_keeps_series_whose_hashes_collide() {
+        let mut st = Stripe::default();
+        let a = Labels::from_pairs([("a", "1")]);
+        let b = Labels::from_pairs([("b", "2")]);
+        let c = Labels::from_pairs([("c", "3")]);
+        for (r, l) in [(1, &a), (2, &b), (3, &c)] {
+            st.insert(7, Arc::new(MemSeries::new(r, l.clone())));
+        }
+        assert_eq!(st.find(7, &b).unwrap().r, 2);
+        st.remove(7, 1);
+        assert!(st.find(7, &a).is_none());
+        assert_eq!(st.find(7, &b).unwrap().r, 2);
+        assert_eq!(st.find(7, &c).unwrap().r, 3);
+        st.remove(7, 3);
+        st.remove(7, 2);
+        assert!(st.by_hash.is_empty() && st.collisions.is_empty());
     }
 }
