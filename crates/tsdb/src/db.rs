@@ -19,6 +19,7 @@ use crate::block::Block;
 use crate::chunkenc::HeadChunk;
 use crate::encoding::{put_uvarint, Reader};
 use crate::error::{Error, IoContext, Result};
+use crate::head::chunk::ClosedChunk;
 use crate::head::series::MemSeries;
 use crate::head::{Head, HeadAppender, HeadOptions};
 use crate::metrics::TsdbMetrics;
@@ -28,6 +29,10 @@ use crate::wal::{SyncMode, Wal, WalOptions};
 
 /// Record type byte of the head-chunks records that checkpoints hold (beside the WAL's own types).
 pub(crate) const HEAD_CHUNKS_RECORD: u8 = 0x80;
+/// In a head-chunks record: a closed chunk (cold column encoding).
+const CHUNK_CLOSED: u8 = 1;
+/// In a head-chunks record: the open chunk (head chunk stream).
+const CHUNK_OPEN: u8 = 0;
 
 /// Settings of a database.
 #[derive(Debug, Clone)]
@@ -288,13 +293,18 @@ impl Db {
             for s in batch {
                 let d = s.data.lock();
                 put_uvarint(&mut cs, s.r);
-                let chunks: Vec<&HeadChunk> =
-                    d.closed.iter().map(|c| &**c).chain(std::iter::once(&d.open)).filter(|c| !c.is_empty()).collect();
-                put_uvarint(&mut cs, chunks.len() as u64);
-                for c in chunks {
+                put_uvarint(&mut cs, (d.closed.len() + usize::from(!d.open.is_empty())) as u64);
+                for c in &d.closed {
+                    cs.push(CHUNK_CLOSED);
                     put_uvarint(&mut cs, c.len() as u64);
                     put_uvarint(&mut cs, c.bytes().len() as u64);
                     cs.extend_from_slice(c.bytes());
+                }
+                if !d.open.is_empty() {
+                    cs.push(CHUNK_OPEN);
+                    put_uvarint(&mut cs, d.open.len() as u64);
+                    put_uvarint(&mut cs, d.open.bytes().len() as u64);
+                    cs.extend_from_slice(d.open.bytes());
                 }
                 ooo.extend(d.ooo.iter().map(|x| record::RefSample { r: s.r, t: x.t, v: x.v }));
             }
@@ -629,6 +639,7 @@ impl Replay<'_> {
             let nchunks = r.len(body.len()).map_err(bad)?;
             let series = self.refs.get(&sref).cloned();
             for _ in 0..nchunks {
+                let kind = r.u8().map_err(bad)?;
                 let samples = r.len(1 << 20).map_err(bad)?;
                 let len = r.len(body.len()).map_err(bad)?;
                 let bytes = r.bytes(len).map_err(bad)?;
@@ -636,8 +647,18 @@ impl Replay<'_> {
                     self.unknown += 1;
                     continue;
                 };
-                let chunk = HeadChunk::from_bytes(bytes.to_vec(), samples)?;
-                if chunk.is_empty() || chunk.max_time() < min_valid {
+                let chunk = match kind {
+                    CHUNK_OPEN => {
+                        let open = HeadChunk::from_bytes(bytes.to_vec(), samples)?;
+                        if open.is_empty() {
+                            continue;
+                        }
+                        ClosedChunk::from_head(&open)
+                    }
+                    CHUNK_CLOSED => ClosedChunk::from_encoded(bytes.to_vec(), samples)?,
+                    _ => return Err(bad(crate::encoding::Short)),
+                };
+                if chunk.max_time() < min_valid {
                     continue;
                 }
                 let mut d = series.data.lock();
@@ -645,7 +666,7 @@ impl Replay<'_> {
                     // Overlaps what is already there: re-append sample by sample.
                     drop(d);
                     let bounds = self.head.bounds();
-                    for (t, v) in chunk.iter() {
+                    for (t, v) in chunk.samples() {
                         let _ = self.head.apply(series, t, v, &bounds);
                     }
                     continue;
@@ -653,7 +674,7 @@ impl Replay<'_> {
                 let (cmin, cmax) = (chunk.min_time(), chunk.max_time());
                 let open = std::mem::take(&mut d.open);
                 if !open.is_empty() {
-                    d.closed.push(Arc::new(open));
+                    d.closed.push(Arc::new(ClosedChunk::from_head(&open)));
                 }
                 d.closed.push(Arc::new(chunk));
                 drop(d);

@@ -1,6 +1,7 @@
 //! The head: the newest data, in memory, indexed for matcher evaluation, written through the WAL.
 
 mod appender;
+pub(crate) mod chunk;
 pub(crate) mod series;
 
 use std::hash::BuildHasher;

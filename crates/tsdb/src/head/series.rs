@@ -6,6 +6,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use vitals_model::{Labels, Sample};
 
+use super::chunk::{ChunkRef, ClosedChunk};
 use crate::chunkenc::HeadChunk;
 
 /// Samples per head chunk before it is closed.
@@ -61,7 +62,7 @@ pub(crate) struct AppendBounds {
 /// Mutable state of a series.
 pub(crate) struct SeriesData {
     /// Closed chunks in time order.
-    pub closed: Vec<Arc<HeadChunk>>,
+    pub closed: Vec<Arc<ClosedChunk>>,
     /// The chunk being appended to (readers copy it).
     pub open: HeadChunk,
     /// Out-of-order samples, sorted by time, none equal to an in-order sample's time.
@@ -72,7 +73,7 @@ pub(crate) struct SeriesData {
 #[derive(Clone, Default)]
 pub(crate) struct SeriesSnapshot {
     /// Closed and open chunks, in time order.
-    pub chunks: Vec<Arc<HeadChunk>>,
+    pub chunks: Vec<ChunkRef>,
     /// Out-of-order samples in range.
     pub ooo: Vec<Sample>,
 }
@@ -124,7 +125,7 @@ impl SeriesData {
             return Ok(Accept::InOrder);
         }
         if t == max {
-            let last = self.open.last().or_else(|| self.closed.last().and_then(|c| c.last()));
+            let last = self.open.last().or_else(|| self.closed.last().map(|c| c.last()));
             return match last {
                 Some((_, lv)) if lv.to_bits() == v.to_bits() => Ok(Accept::Duplicate),
                 _ => Err(Reject::Duplicate),
@@ -149,7 +150,7 @@ impl SeriesData {
             Accept::InOrder => {
                 if self.should_cut(t, b.block_range) {
                     let full = std::mem::take(&mut self.open);
-                    self.closed.push(Arc::new(full));
+                    self.closed.push(Arc::new(ClosedChunk::from_head(&full)));
                     cut = true;
                 } else if self.open.is_empty() {
                     cut = true;
@@ -180,22 +181,27 @@ impl SeriesData {
         if let Ok(i) = self.ooo.binary_search_by_key(&t, |s| s.t) {
             return Some(self.ooo[i].v);
         }
-        let chunks = self.closed.iter().map(|c| &**c).chain(std::iter::once(&self.open));
-        for c in chunks {
-            if c.is_empty() || t < c.min_time() || t > c.max_time() {
-                continue;
+        for c in &self.closed {
+            if t >= c.min_time() && t <= c.max_time() {
+                return c.samples().into_iter().find(|(ct, _)| *ct == t).map(|(_, v)| v);
             }
-            return c.iter().find(|(ct, _)| *ct == t).map(|(_, v)| v);
+        }
+        if !self.open.is_empty() && t >= self.open.min_time() && t <= self.open.max_time() {
+            return self.open.iter().find(|(ct, _)| *ct == t).map(|(_, v)| v);
         }
         None
     }
 
     /// A consistent copy of the samples overlapping `[mint, maxt]` (chunks are shared, not copied).
     pub(crate) fn snapshot(&self, mint: i64, maxt: i64) -> SeriesSnapshot {
-        let mut chunks: Vec<Arc<HeadChunk>> =
-            self.closed.iter().filter(|c| c.max_time() >= mint && c.min_time() <= maxt).cloned().collect();
+        let mut chunks: Vec<ChunkRef> = self
+            .closed
+            .iter()
+            .filter(|c| c.max_time() >= mint && c.min_time() <= maxt)
+            .map(|c| ChunkRef::Closed(c.clone()))
+            .collect();
         if !self.open.is_empty() && self.open.max_time() >= mint && self.open.min_time() <= maxt {
-            chunks.push(Arc::new(self.open.clone()));
+            chunks.push(ChunkRef::Open(Arc::new(self.open.clone())));
         }
         let ooo = self.ooo.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
         SeriesSnapshot { chunks, ooo }
@@ -214,7 +220,8 @@ impl SeriesData {
         // it was filled by replay across a boundary; rewrite such a chunk.
         if let Some(first) = self.closed.first() {
             if first.min_time() < mint {
-                self.closed[0] = Arc::new(rebuild(first.iter().filter(|(t, _)| *t >= mint)));
+                self.closed[0] =
+                    Arc::new(ClosedChunk::from_samples(first.samples().into_iter().filter(|(t, _)| *t >= mint)));
             }
         } else if !self.open.is_empty() && self.open.min_time() < mint {
             self.open = rebuild(self.open.iter().filter(|(t, _)| *t >= mint));
@@ -226,26 +233,16 @@ impl SeriesData {
     /// Removes samples in `[mint, maxt]` (a tombstone); returns how many were removed.
     pub(crate) fn delete_range(&mut self, mint: i64, maxt: i64) -> usize {
         let mut removed = 0;
-        let mut touched = false;
-        for c in self.closed.iter().map(|c| &**c).chain(std::iter::once(&self.open)) {
-            if !c.is_empty() && c.max_time() >= mint && c.min_time() <= maxt {
-                touched = true;
-            }
-        }
+        let touched = self.closed.iter().any(|c| c.max_time() >= mint && c.min_time() <= maxt)
+            || (!self.open.is_empty() && self.open.max_time() >= mint && self.open.min_time() <= maxt);
         if touched {
-            let all: Vec<(i64, f64)> =
-                self.closed.iter().map(|c| &**c).chain(std::iter::once(&self.open)).flat_map(|c| c.iter()).collect();
+            let all: Vec<(i64, f64)> = self.closed.iter().flat_map(|c| c.samples()).chain(self.open.iter()).collect();
             let kept: Vec<(i64, f64)> = all.iter().copied().filter(|(t, _)| *t < mint || *t > maxt).collect();
             removed += all.len() - kept.len();
-            self.closed.clear();
-            let mut open = HeadChunk::new();
-            for (i, (t, v)) in kept.into_iter().enumerate() {
-                if i > 0 && i % SAMPLES_PER_CHUNK == 0 {
-                    self.closed.push(Arc::new(std::mem::replace(&mut open, HeadChunk::new())));
-                }
-                open.append(t, v);
-            }
-            self.open = open;
+            let mut groups: Vec<&[(i64, f64)]> = kept.chunks(SAMPLES_PER_CHUNK).collect();
+            let last = groups.pop().unwrap_or(&[]);
+            self.closed = groups.into_iter().map(|g| Arc::new(ClosedChunk::from_samples(g.iter().copied()))).collect();
+            self.open = rebuild(last.iter().copied());
         }
         let before = self.ooo.len();
         self.ooo.retain(|s| s.t < mint || s.t > maxt);
@@ -266,7 +263,9 @@ impl SeriesSnapshot {
     pub(crate) fn samples(&self, mint: i64, maxt: i64) -> Vec<Sample> {
         let mut out: Vec<Sample> = Vec::new();
         for c in &self.chunks {
-            out.extend(c.iter().filter(|(t, _)| *t >= mint && *t <= maxt).map(|(t, v)| Sample::new(t, v)));
+            out.extend(
+                c.samples().into_iter().filter(|(t, _)| *t >= mint && *t <= maxt).map(|(t, v)| Sample::new(t, v)),
+            );
         }
         if !self.ooo.is_empty() {
             out.extend(self.ooo.iter().copied());
