@@ -297,8 +297,8 @@ impl Db {
                 for c in &d.closed {
                     cs.push(CHUNK_CLOSED);
                     put_uvarint(&mut cs, c.len() as u64);
-                    put_uvarint(&mut cs, c.bytes().len() as u64);
-                    cs.extend_from_slice(c.bytes());
+                    put_uvarint(&mut cs, c.encoded_len() as u64);
+                    c.write_to(&mut cs);
                 }
                 if !d.open.is_empty() {
                     cs.push(CHUNK_OPEN);

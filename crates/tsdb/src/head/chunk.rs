@@ -1,7 +1,13 @@
 //! Closed head chunks: when an open chunk fills up it is re-encoded with the cold column encodings,
-//! which take a fraction of the Gorilla stream's memory (decimal gauges especially).
+//! which take a fraction of the Gorilla stream's memory (decimal gauges especially). Identical
+//! timestamp columns (series scraped together) are shared between chunks.
 
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Weak};
+
+use parking_lot::Mutex;
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use crate::chunkenc::{self, ChunkError, HeadChunk};
 
@@ -12,22 +18,60 @@ pub(crate) struct ClosedChunk {
     maxt: i64,
     last_v: f64,
     n: u32,
-    bytes: Box<[u8]>,
+    ts: Arc<[u8]>,
+    values: Box<[u8]>,
+}
+
+const TS_SHARDS: usize = 16;
+
+/// Content hash → the columns with that hash.
+type TsShard = FxHashMap<u64, Vec<Weak<[u8]>>>;
+
+/// Timestamp columns of closed head chunks, shared by content; dead entries are purged as the
+/// table is written to.
+static TS_COLUMNS: LazyLock<Vec<Mutex<TsShard>>> =
+    LazyLock::new(|| (0..TS_SHARDS).map(|_| Mutex::new(FxHashMap::default())).collect());
+static TS_INSERTS: AtomicU64 = AtomicU64::new(0);
+
+/// The shared copy of a timestamp column.
+fn share_ts(bytes: &[u8]) -> Arc<[u8]> {
+    let h = FxBuildHasher.hash_one(bytes);
+    let mut shard = TS_COLUMNS[(h as usize) % TS_SHARDS].lock();
+    let list = shard.entry(h).or_default();
+    for w in list.iter() {
+        if let Some(a) = w.upgrade() {
+            if *a == *bytes {
+                return a;
+            }
+        }
+    }
+    let a: Arc<[u8]> = Arc::from(bytes);
+    list.retain(|w| w.strong_count() > 0);
+    list.push(Arc::downgrade(&a));
+    if TS_INSERTS.fetch_add(1, Ordering::Relaxed) % 8192 == 8191 {
+        shard.retain(|_, l| {
+            l.retain(|w| w.strong_count() > 0);
+            !l.is_empty()
+        });
+    }
+    a
 }
 
 impl ClosedChunk {
     /// Encodes samples (time-ordered, at least one).
     pub(crate) fn from_samples(samples: impl Iterator<Item = (i64, f64)>) -> Self {
         let (ts, vs): (Vec<i64>, Vec<f64>) = samples.unzip();
-        let mut bytes = Vec::with_capacity(ts.len() * 2 + 16);
-        chunkenc::encode_timestamps(&ts, &mut bytes);
-        chunkenc::encode_values(&vs, &mut bytes);
+        let mut tcol = Vec::with_capacity(ts.len() + 16);
+        chunkenc::encode_timestamps(&ts, &mut tcol);
+        let mut vcol = Vec::with_capacity(ts.len() + 16);
+        chunkenc::encode_values(&vs, &mut vcol);
         ClosedChunk {
             mint: ts.first().copied().unwrap_or(i64::MAX),
             maxt: ts.last().copied().unwrap_or(i64::MIN),
             last_v: vs.last().copied().unwrap_or(0.0),
             n: ts.len() as u32,
-            bytes: bytes.into_boxed_slice(),
+            ts: share_ts(&tcol),
+            values: vcol.into_boxed_slice(),
         }
     }
 
@@ -54,13 +98,20 @@ impl ClosedChunk {
             maxt: ts[n - 1],
             last_v: vs[n - 1],
             n: n as u32,
-            bytes: bytes.into_boxed_slice(),
+            ts: share_ts(&bytes[..used]),
+            values: bytes[used..].into(),
         })
     }
 
-    /// The encoded bytes.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.bytes
+    /// Length of the encoded form ([`ClosedChunk::write_to`]).
+    pub(crate) fn encoded_len(&self) -> usize {
+        self.ts.len() + self.values.len()
+    }
+
+    /// Appends the encoded form: the timestamp column, then the value column.
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ts);
+        out.extend_from_slice(&self.values);
     }
 
     /// Number of samples.
@@ -85,7 +136,8 @@ impl ClosedChunk {
 
     /// Bytes of memory held.
     pub(crate) fn mem_size(&self) -> usize {
-        std::mem::size_of::<Self>() + self.bytes.len()
+        // A shared timestamp column is split between the chunks that share it.
+        std::mem::size_of::<Self>() + self.values.len() + self.ts.len() / Arc::strong_count(&self.ts)
     }
 
     /// Decodes every sample.
@@ -93,8 +145,8 @@ impl ClosedChunk {
         let n = self.n as usize;
         let mut ts = Vec::with_capacity(n);
         let mut vs = Vec::with_capacity(n);
-        let ok = chunkenc::decode_timestamps(&self.bytes, &mut ts)
-            .and_then(|used| chunkenc::decode_values(self.bytes.get(used..).unwrap_or(&[]), n, &mut vs));
+        let ok = chunkenc::decode_timestamps(&self.ts, &mut ts)
+            .and_then(|_| chunkenc::decode_values(&self.values, n, &mut vs));
         if let Err(e) = ok {
             // Only bytes this process encoded or checked on load reach here.
             tracing::error!(error = %e, "undecodable closed head chunk");
@@ -135,11 +187,14 @@ mod tests {
         }
         let c = ClosedChunk::from_head(&h);
         assert_eq!(c.samples(), h.iter().collect::<Vec<_>>());
-        assert!(c.bytes().len() * 2 < h.bytes().len(), "{} vs {}", c.bytes().len(), h.bytes().len());
-        let again = ClosedChunk::from_encoded(c.bytes().to_vec(), c.len()).unwrap();
+        assert!(c.encoded_len() * 2 < h.bytes().len(), "{} vs {}", c.encoded_len(), h.bytes().len());
+        let mut bytes = Vec::new();
+        c.write_to(&mut bytes);
+        let again = ClosedChunk::from_encoded(bytes.clone(), c.len()).unwrap();
         assert_eq!(again.samples(), c.samples());
         assert_eq!(again.last(), c.last());
-        assert!(ClosedChunk::from_encoded(c.bytes()[..c.bytes().len() - 1].to_vec(), c.len()).is_err());
-        assert!(ClosedChunk::from_encoded(c.bytes().to_vec(), c.len() + 1).is_err());
+        assert!(Arc::ptr_eq(&again.ts, &c.ts), "identical timestamp columns are shared");
+        assert!(ClosedChunk::from_encoded(bytes[..bytes.len() - 1].to_vec(), c.len()).is_err());
+        assert!(ClosedChunk::from_encoded(bytes.clone(), c.len() + 1).is_err());
     }
 }
