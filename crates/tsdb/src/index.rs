@@ -252,6 +252,36 @@ mod tests {
         assert!(p.values("env").iter().all(|v| v.as_str() != "prod"));
     }
 
+    proptest::proptest! {
+        /// The index answers exactly what filtering every series with the matchers answers.
+        #[test]
+        fn postings_agree_with_brute_force(
+            sets in proptest::collection::vec(proptest::collection::vec((0usize..3, 0usize..4), 0..4), 1..40),
+            ms in proptest::collection::vec((0usize..3, 0usize..4, 0usize..6), 1..4),
+        ) {
+            let names = ["a", "b", "c"];
+            let values = ["x", "y", "xy", "z"];
+            let patterns = ["x", "", "x.*", "y|z", ".+", ".*"];
+            let mut p = MemPostings::default();
+            let mut all = Vec::new();
+            for (i, pairs) in sets.iter().enumerate() {
+                let l = Labels::from_pairs(pairs.iter().map(|(n, v)| (names[*n], values[*v])).chain([("__name__", "m")]));
+                p.add(i as u64, &l);
+                all.push(l);
+            }
+            let ops = [MatchOp::Equal, MatchOp::NotEqual, MatchOp::Regex, MatchOp::NotRegex];
+            let matchers: Vec<Matcher> =
+                ms.iter().map(|(n, op, pat)| Matcher::new(ops[*op], names[*n], patterns[*pat]).unwrap()).collect();
+            let want: Vec<u64> = all
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| matchers.iter().all(|m| m.matches(l.get(&m.name).unwrap_or(""))))
+                .map(|(i, _)| i as u64)
+                .collect();
+            proptest::prop_assert_eq!(postings_for_matchers(&p, &matchers), want);
+        }
+    }
+
     #[test]
     fn set_operations() {
         assert_eq!(intersect(&[1, 3, 5, 7], &[3, 4, 5]), [3, 5]);
