@@ -23,7 +23,7 @@ use crate::head::chunk::ClosedChunk;
 use crate::head::series::MemSeries;
 use crate::head::{Head, HeadAppender, HeadOptions};
 use crate::metrics::TsdbMetrics;
-use crate::querier::DbQuerier;
+use crate::querier::{DbQuerier, ReaderGate};
 use crate::wal::record::{self, Record, RefSeries};
 use crate::wal::{SyncMode, Wal, WalOptions};
 
@@ -82,6 +82,9 @@ pub struct Db {
     wal: Arc<Wal>,
     metrics: Arc<TsdbMetrics>,
     compact_lock: Mutex<()>,
+    /// Queriers hold it shared; truncating the head takes it exclusively, so a querier never
+    /// misses data that moved from the head into a block it does not know.
+    readers_gate: Arc<ReaderGate>,
     _lock: File,
 }
 
@@ -140,6 +143,7 @@ impl Db {
             wal,
             metrics,
             compact_lock: Mutex::new(()),
+            readers_gate: Arc::new(ReaderGate::default()),
             _lock: lock,
         });
         db.update_block_metrics();
@@ -153,8 +157,10 @@ impl Db {
 
     /// A querier over `[mint, maxt]` (concrete type; also available through [`Queryable`]).
     pub fn db_querier(&self, mint: i64, maxt: i64) -> DbQuerier {
+        // Taken before the block list is read: the head is not truncated under a querier.
+        let pass = self.readers_gate.enter();
         let blocks = self.blocks.read().iter().filter(|b| b.meta().overlaps(mint, maxt)).cloned().collect();
-        DbQuerier { head: self.head.clone(), blocks, mint, maxt }
+        DbQuerier { view: self.head.begin_read(), head: self.head.clone(), blocks, mint, maxt, _pass: pass }
     }
 
     /// The head.
@@ -194,6 +200,8 @@ impl Db {
 
     /// Runs one round of maintenance: cuts the head into blocks while it spans more than 1.5 block
     /// ranges, merges blocks, applies retention.
+    ///
+    /// Truncating the head waits for open queriers, so the calling thread must not hold one.
     pub fn compact(&self) -> Result<()> {
         let _g = self.compact_lock.lock();
         self.persist_head(false)?;
@@ -229,6 +237,7 @@ impl Db {
 
     fn persist_head_range(&self, mint: i64, maxt: i64) -> Result<()> {
         let started = Instant::now();
+        self.head.close_range_before(maxt);
         let mut series: Vec<Arc<MemSeries>> = self
             .head
             .all_series()
@@ -262,7 +271,10 @@ impl Db {
             blocks.push(b);
             blocks.sort_by_key(|b| (b.meta().min_time, b.meta().max_time));
         }
-        let removed = self.head.truncate(maxt);
+        let removed = {
+            let _no_readers = self.readers_gate.close();
+            self.head.truncate(maxt)
+        };
         if removed > 0 {
             vitals_model::labels::collect_unused_symbols();
         }

@@ -6,15 +6,71 @@ use std::sync::Arc;
 use vitals_model::{Labels, Matcher, Querier, Sample, SampleIter, SelectHints, Series, StorageError, Symbol};
 
 use crate::block::{Block, ChunkMeta, Intervals};
+use crate::head::isolation::IsoView;
 use crate::head::series::SeriesSnapshot;
 use crate::head::Head;
 
 /// Reads the head and the blocks overlapping `[mint, maxt]`.
 pub struct DbQuerier {
     pub(crate) head: Arc<Head>,
+    /// Which commits this querier sees (all selects share it).
+    pub(crate) view: IsoView,
     pub(crate) blocks: Vec<Arc<Block>>,
     pub(crate) mint: i64,
     pub(crate) maxt: i64,
+    pub(crate) _pass: GatePass,
+}
+
+/// Lets queriers in while the head is not being truncated, and lets truncation wait for them.
+#[derive(Default)]
+pub(crate) struct ReaderGate {
+    state: parking_lot::Mutex<(usize, bool)>,
+    cv: parking_lot::Condvar,
+}
+
+/// A querier's admission; leaving on drop.
+pub(crate) struct GatePass(Arc<ReaderGate>);
+
+/// Held while the head is truncated; no querier is open meanwhile.
+pub(crate) struct GateClosed<'a>(&'a ReaderGate);
+
+impl ReaderGate {
+    /// Admits a reader, waiting while the gate is closed.
+    pub(crate) fn enter(self: &Arc<Self>) -> GatePass {
+        let mut st = self.state.lock();
+        while st.1 {
+            self.cv.wait(&mut st);
+        }
+        st.0 += 1;
+        GatePass(self.clone())
+    }
+
+    /// Closes the gate and waits until every admitted reader has left.
+    pub(crate) fn close(&self) -> GateClosed<'_> {
+        let mut st = self.state.lock();
+        while st.1 {
+            self.cv.wait(&mut st);
+        }
+        st.1 = true;
+        while st.0 > 0 {
+            self.cv.wait(&mut st);
+        }
+        GateClosed(self)
+    }
+}
+
+impl Drop for GatePass {
+    fn drop(&mut self) {
+        self.0.state.lock().0 -= 1;
+        self.0.cv.notify_all();
+    }
+}
+
+impl Drop for GateClosed<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().1 = false;
+        self.0.cv.notify_all();
+    }
 }
 
 enum Part {
@@ -98,7 +154,7 @@ impl DbQuerier {
             }
         }
         if self.head.max_time() >= self.mint && self.head.min_time() <= self.maxt {
-            for (labels, snap) in self.head.select(matchers, self.mint, self.maxt) {
+            for (labels, snap) in self.head.select(matchers, self.mint, self.maxt, &self.view) {
                 by_labels.entry(labels).or_default().push(Part::Head(snap));
             }
         }

@@ -337,3 +337,62 @@ fn maintenance_thread_persists_blocks_on_its_schedule() {
     assert!(db.metrics().compactions_total.get() > 0);
     assert_eq!(dump(&db, &[m("i", "1")], i64::MIN, i64::MAX)[0].1.len(), 360);
 }
+
+#[test]
+fn every_select_of_one_querier_sees_the_same_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), opts(2 * HOUR));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let db = db.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut app = db.appender();
+            let mut t = 0;
+            while !stop.load(Ordering::Relaxed) {
+                t += 1;
+                for name in ["left", "right"] {
+                    for k in 0..50 {
+                        app.append(&series(name, &[("k", &k.to_string())]), t, t as f64).unwrap();
+                    }
+                }
+                app.commit().unwrap();
+            }
+            t
+        })
+    };
+    let mut checked = 0;
+    for _ in 0..200 {
+        let q = db.querier(0, i64::MAX).unwrap();
+        let max_of = |name: &str| -> Vec<i64> {
+            q.select(&[m("__name__", name)], None)
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    let mut it = s.iter();
+                    let mut last = -1;
+                    while let Some(x) = it.next() {
+                        last = x.t;
+                    }
+                    last
+                })
+                .collect()
+        };
+        let left = max_of("left");
+        std::thread::sleep(std::time::Duration::from_micros(300));
+        let right = max_of("right");
+        if left.is_empty() && right.is_empty() {
+            continue;
+        }
+        assert_eq!(left.len(), 50);
+        assert_eq!(right.len(), 50);
+        assert!(
+            left.iter().chain(&right).all(|t| *t == left[0]),
+            "one querier saw different commits: {left:?} vs {right:?}"
+        );
+        checked += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let commits = writer.join().unwrap();
+    assert!(checked > 100 && commits > 10, "checked {checked} views over {commits} commits");
+}

@@ -102,16 +102,20 @@ impl Appender for HeadAppender {
                 s.logged.store(true, Ordering::Release);
             }
         }
-        let bounds = head.bounds();
+        let id = head.iso.begin_commit();
         {
             let mut tally = Tally::default();
             let _iso = head.isolation_read();
+            // Bounds are read under the lock, so a block being persisted sees no late samples.
+            let bounds = head.bounds();
+            let tx = Some((id, head.iso.low()));
             for (s, t, v) in &self.pending {
                 // A refusal here means another appender got in first since `append`; it is counted.
-                let _ = head.apply_tallied(s, *t, *v, &bounds, &mut tally);
+                let _ = head.apply_tallied(s, *t, *v, &bounds, tx, &mut tally);
             }
             head.flush_tally(&tally);
         }
+        head.iso.end_commit(id);
         self.release();
         Ok(())
     }

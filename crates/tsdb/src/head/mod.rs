@@ -2,6 +2,7 @@
 
 mod appender;
 pub(crate) mod chunk;
+pub(crate) mod isolation;
 pub(crate) mod series;
 
 use std::hash::BuildHasher;
@@ -13,6 +14,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use vitals_model::{Labels, Matcher, Sample, StorageError, Symbol};
 
 pub use appender::HeadAppender;
+use isolation::{IsoView, Isolation};
 use series::{Accept, AppendBounds, MemSeries, Reject, SeriesSnapshot};
 
 use crate::index::{postings_for_matchers, MemPostings, PostingsSource};
@@ -83,9 +85,11 @@ pub struct Head {
     min_time: AtomicI64,
     max_time: AtomicI64,
     min_valid_time: AtomicI64,
-    /// Commits hold it shared while applying; readers take it exclusively to snapshot, so a
-    /// select sees each commit entirely or not at all.
+    /// Commits hold it shared while applying; persisting a block takes it exclusively as a barrier
+    /// after raising the minimum valid time, so no commit applies samples to the persisted range.
     isolation: RwLock<()>,
+    /// Append IDs of commits and the readers that must not see open ones.
+    pub(crate) iso: Arc<Isolation>,
     /// Commits hold it shared from WAL write to apply; a checkpoint takes it exclusively to cut
     /// the WAL at a point where everything logged is also applied.
     pub(crate) wal_apply: RwLock<()>,
@@ -152,6 +156,7 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(i64::MIN),
             isolation: RwLock::new(()),
+            iso: Arc::new(Isolation::default()),
             wal_apply: RwLock::new(()),
             wal: OnceLock::new(),
             metrics,
@@ -251,7 +256,7 @@ impl Head {
     /// Applies one sample to a series, counting rejections. Used by commit and WAL replay.
     pub(crate) fn apply(&self, s: &MemSeries, t: i64, v: f64, bounds: &AppendBounds) -> Result<Accept, Reject> {
         let mut tally = Tally::default();
-        let res = self.apply_tallied(s, t, v, bounds, &mut tally);
+        let res = self.apply_tallied(s, t, v, bounds, None, &mut tally);
         self.flush_tally(&tally);
         res
     }
@@ -264,9 +269,10 @@ impl Head {
         t: i64,
         v: f64,
         bounds: &AppendBounds,
+        tx: Option<(u64, u64)>,
         tally: &mut Tally,
     ) -> Result<Accept, Reject> {
-        let res = s.data.lock().append(t, v, bounds);
+        let res = s.data.lock().append(t, v, bounds, tx);
         match res {
             Ok((accept, cut)) => {
                 tally.chunks_cut += u64::from(cut);
@@ -351,17 +357,22 @@ impl Head {
 
     /// Series matching `matchers` with samples in `[mint, maxt]`, snapshotted atomically with
     /// respect to commits, sorted by labels.
-    pub(crate) fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, SeriesSnapshot)> {
+    pub(crate) fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        view: &IsoView,
+    ) -> Vec<(Labels, SeriesSnapshot)> {
         let refs = postings_for_matchers(&*self.postings.read(), matchers);
         let series: Vec<Arc<MemSeries>> = refs.iter().filter_map(|r| self.get_by_ref(*r)).collect();
         let mut out = Vec::with_capacity(series.len());
-        {
-            let _iso = self.isolation.write();
-            for s in &series {
-                let snap = s.data.lock().snapshot(mint, maxt);
-                if !snap.chunks.is_empty() || !snap.ooo.is_empty() {
-                    out.push((s.labels.clone(), snap));
-                }
+        for s in &series {
+            let snap = s.data.lock().snapshot(mint, maxt, Some(view));
+            let has_data = !snap.chunks.is_empty() || !snap.ooo.is_empty();
+            // A series whose only samples come from commits this reader must not see is not there.
+            if has_data && (snap.hidden.is_empty() || !snap.samples(mint, maxt).is_empty()) {
+                out.push((s.labels.clone(), snap));
             }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -374,7 +385,7 @@ impl Head {
             return self.postings.read().names();
         }
         let mut names: Vec<Symbol> = Vec::new();
-        for (l, _) in self.select(matchers, mint, maxt) {
+        for (l, _) in self.select(matchers, mint, maxt, &self.iso.begin_read()) {
             names.extend(l.iter().map(|l| l.name.clone()));
         }
         names.sort();
@@ -388,7 +399,7 @@ impl Head {
             return self.postings.read().values(name);
         }
         let mut values: Vec<Symbol> = Vec::new();
-        for (l, _) in self.select(matchers, mint, maxt) {
+        for (l, _) in self.select(matchers, mint, maxt, &self.iso.begin_read()) {
             if let Some(v) = l.iter().find(|l| l.name.as_str() == name) {
                 values.push(v.value.clone());
             }
@@ -480,12 +491,22 @@ impl Head {
     }
 
     /// All samples of series `s` in range, in order (for block writing).
+    /// Everything applied is included: callers wanting only complete commits use a view first.
     pub(crate) fn series_samples(&self, s: &MemSeries, mint: i64, maxt: i64) -> Vec<Sample> {
-        let snap = {
-            let _iso = self.isolation.write();
-            s.data.lock().snapshot(mint, maxt)
-        };
+        let snap = s.data.lock().snapshot(mint, maxt, None);
         snap.samples(mint, maxt)
+    }
+
+    /// Raises the minimum valid time to `t` and waits until no commit that may have been checked
+    /// against the old bound is still applying.
+    pub(crate) fn close_range_before(&self, t: i64) {
+        self.set_min_valid_time(t);
+        drop(self.isolation.write());
+    }
+
+    /// A reader's view: commits finished by now are visible, later or unfinished ones are not.
+    pub(crate) fn begin_read(&self) -> IsoView {
+        self.iso.begin_read()
     }
 
     pub(crate) fn isolation_read(&self) -> parking_lot::RwLockReadGuard<'_, ()> {

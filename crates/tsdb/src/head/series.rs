@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 use vitals_model::{Labels, Sample};
 
 use super::chunk::{ChunkRef, ClosedChunk};
+use super::isolation::IsoView;
 use crate::chunkenc::HeadChunk;
 
 /// Samples per head chunk before it is closed.
@@ -67,6 +68,43 @@ pub(crate) struct SeriesData {
     pub open: HeadChunk,
     /// Out-of-order samples, sorted by time, none equal to an in-order sample's time.
     pub ooo: Vec<Sample>,
+    /// (append ID, timestamp) of recent samples whose commit some reader may not see yet.
+    pub txs: TxLog,
+}
+
+/// Append IDs of a series' recent samples. Almost always at most one entry is live, so the first
+/// is kept inline and only further ones allocate.
+#[derive(Default)]
+pub(crate) struct TxLog {
+    first: (u64, i64),
+    more: Vec<(u64, i64)>,
+}
+
+impl TxLog {
+    /// Forgets entries below the isolation low watermark.
+    fn trim(&mut self, low: u64) {
+        if self.first.0 != 0 && self.first.0 < low {
+            self.first = (0, 0);
+        }
+        if !self.more.is_empty() {
+            self.more.retain(|(i, _)| *i >= low);
+            if self.first.0 == 0 && !self.more.is_empty() {
+                self.first = self.more.remove(0);
+            }
+        }
+    }
+
+    fn push(&mut self, id: u64, t: i64) {
+        if self.first.0 == 0 {
+            self.first = (id, t);
+        } else {
+            self.more.push((id, t));
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, i64)> + '_ {
+        (self.first.0 != 0).then_some(self.first).into_iter().chain(self.more.iter().copied())
+    }
 }
 
 /// The samples of one series as a reader saw them at one instant.
@@ -76,6 +114,8 @@ pub(crate) struct SeriesSnapshot {
     pub chunks: Vec<ChunkRef>,
     /// Out-of-order samples in range.
     pub ooo: Vec<Sample>,
+    /// Timestamps of samples from commits the reader must not see.
+    pub hidden: Vec<i64>,
 }
 
 impl MemSeries {
@@ -85,7 +125,12 @@ impl MemSeries {
             labels,
             logged: AtomicBool::new(false),
             pending: AtomicU32::new(0),
-            data: Mutex::new(SeriesData { closed: Vec::new(), open: HeadChunk::new(), ooo: Vec::new() }),
+            data: Mutex::new(SeriesData {
+                closed: Vec::new(),
+                open: HeadChunk::new(),
+                ooo: Vec::new(),
+                txs: TxLog::default(),
+            }),
         }
     }
 }
@@ -142,8 +187,21 @@ impl SeriesData {
     }
 
     /// Checks and applies a sample; returns whether a new head chunk was started.
-    pub(crate) fn append(&mut self, t: i64, v: f64, b: &AppendBounds) -> Result<(Accept, bool), Reject> {
+    /// `tx` is the commit's append ID and the isolation low watermark (`None` during replay).
+    pub(crate) fn append(
+        &mut self,
+        t: i64,
+        v: f64,
+        b: &AppendBounds,
+        tx: Option<(u64, u64)>,
+    ) -> Result<(Accept, bool), Reject> {
         let accept = self.check(t, v, b)?;
+        if let Some((id, low)) = tx {
+            self.txs.trim(low);
+            if accept != Accept::Duplicate && id >= low {
+                self.txs.push(id, t);
+            }
+        }
         let mut cut = false;
         match accept {
             Accept::Duplicate => {}
@@ -193,7 +251,7 @@ impl SeriesData {
     }
 
     /// A consistent copy of the samples overlapping `[mint, maxt]` (chunks are shared, not copied).
-    pub(crate) fn snapshot(&self, mint: i64, maxt: i64) -> SeriesSnapshot {
+    pub(crate) fn snapshot(&self, mint: i64, maxt: i64, view: Option<&IsoView>) -> SeriesSnapshot {
         let mut chunks: Vec<ChunkRef> = self
             .closed
             .iter()
@@ -204,7 +262,11 @@ impl SeriesData {
             chunks.push(ChunkRef::Open(Arc::new(self.open.clone())));
         }
         let ooo = self.ooo.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
-        SeriesSnapshot { chunks, ooo }
+        let hidden = match view {
+            Some(view) => self.txs.iter().filter(|(id, _)| !view.visible(*id)).map(|(_, t)| t).collect(),
+            None => Vec::new(),
+        };
+        SeriesSnapshot { chunks, ooo, hidden }
     }
 
     /// Drops every sample before `mint`; returns the number of chunks dropped.
@@ -271,6 +333,9 @@ impl SeriesSnapshot {
             out.extend(self.ooo.iter().copied());
             out.sort_by_key(|s| s.t);
             out.dedup_by_key(|s| s.t);
+        }
+        if !self.hidden.is_empty() {
+            out.retain(|s| !self.hidden.contains(&s.t));
         }
         out
     }
