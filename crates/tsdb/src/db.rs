@@ -690,7 +690,7 @@ impl Replay<'_> {
                 }
                 d.closed.push(Arc::new(chunk));
                 drop(d);
-                self.head.note_chunk_loaded(cmin, cmax, samples);
+                self.head.note_chunk_loaded(cmin, cmax);
             }
         }
         Ok(())

@@ -326,7 +326,7 @@ impl Head {
     }
 
     /// Accounts for a whole chunk restored from a checkpoint.
-    pub(crate) fn note_chunk_loaded(&self, mint: i64, maxt: i64, _samples: usize) {
+    pub(crate) fn note_chunk_loaded(&self, mint: i64, maxt: i64) {
         self.update_time_range(mint);
         self.update_time_range(maxt);
         self.metrics.head_chunks.add(1);
