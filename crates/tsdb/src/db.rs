@@ -493,7 +493,7 @@ impl Db {
                 &mut rec,
             );
             self.wal.log(&[&rec])?;
-            touched += self.head.delete(matchers, mint, maxt).len();
+            touched += self.head.delete(&refs, mint, maxt);
         }
         Ok(touched)
     }

@@ -184,7 +184,7 @@ impl MemPostings {
         v
     }
 
-    /// Bytes used by the lists (for memory accounting).
+    /// Returns spare capacity of the lists to the allocator (after series were removed).
     pub(crate) fn shrink(&mut self) {
         for values in self.by_name.values_mut() {
             for list in values.values_mut() {

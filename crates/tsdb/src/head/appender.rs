@@ -23,6 +23,8 @@ impl HeadAppender {
         HeadAppender { head, pending: Vec::new(), buf_series: Vec::new(), buf_samples: Vec::new(), refs: Vec::new() }
     }
 
+    /// Checks the sample now so the caller gets a typed error at once (a scrape counts them); the
+    /// commit checks again, since other appenders may commit to the same series in between.
     fn add(&mut self, s: Arc<MemSeries>, t: i64, v: f64) -> Result<(), StorageError> {
         let bounds = self.head.bounds();
         if let Err(r) = s.data.lock().check(t, v, &bounds) {

@@ -421,18 +421,14 @@ impl Head {
         v
     }
 
-    /// Deletes samples in `[mint, maxt]` from series matching `matchers`; returns the series refs touched.
-    pub(crate) fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(u64, usize)> {
-        let refs = postings_for_matchers(&*self.postings.read(), matchers);
-        let _iso = self.isolation.write();
-        let mut touched = Vec::new();
-        for r in refs {
-            if let Some(s) = self.get_by_ref(r) {
-                let n = s.data.lock().delete_range(mint, maxt);
-                touched.push((r, n));
-            }
+    /// Deletes samples in `[mint, maxt]` from the series `refs`; returns how many of them were found.
+    pub(crate) fn delete(&self, refs: &[u64], mint: i64, maxt: i64) -> usize {
+        let mut found = 0;
+        for s in refs.iter().filter_map(|r| self.get_by_ref(*r)) {
+            s.data.lock().delete_range(mint, maxt);
+            found += 1;
         }
-        touched
+        found
     }
 
     /// Drops samples before `mint` and series left empty; called after a block covering them is
@@ -443,7 +439,6 @@ impl Head {
         let mut new_min = i64::MAX;
         for s in self.all_series() {
             let (empty, dropped, smin) = {
-                let _iso = self.isolation.write();
                 let mut d = s.data.lock();
                 let dropped = d.truncate_before(mint);
                 (d.is_empty(), dropped, d.min_time())
