@@ -2,12 +2,14 @@
 //! two storage traits (`Appender`, `Queryable`/`Querier`) that sources, the TSDB and the query engine
 //! meet on. It knows nothing of PromQL, HTTP or disk formats.
 
+pub mod duration;
 pub mod exposition;
 pub mod labels;
 pub mod matcher;
 pub mod sample;
 pub mod storage;
 
+pub use duration::PromDuration;
 pub use labels::{intern, Label, Labels, LabelsBuilder, Symbol, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
