@@ -1,4 +1,5 @@
-//! A zero-copy parser for the Prometheus text exposition format 0.0.4.
+//! A zero-copy parser for the Prometheus text exposition format 0.0.4 (see [`crate::openmetrics`] for
+//! OpenMetrics 1.0 and [`Parser`] for either, chosen by [`content_type_format`]).
 //!
 //! Each sample line yields the raw series text (`name{labels}`), so callers can cache parsed label
 //! sets keyed by that text and skip label parsing on every scrape but the first.
@@ -38,9 +39,66 @@ pub enum Entry<'a> {
     Type {
         /// Metric family name.
         name: &'a str,
-        /// counter, gauge, histogram, summary or untyped.
+        /// counter, gauge, histogram, summary or untyped; OpenMetrics adds gaugehistogram, info,
+        /// stateset and unknown.
         kind: &'a str,
     },
+    /// `# UNIT name unit` (OpenMetrics only).
+    Unit {
+        /// Metric family name.
+        name: &'a str,
+        /// The unit, e.g. `seconds` (may be empty).
+        unit: &'a str,
+    },
+}
+
+/// An exposition format a target can answer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Format {
+    /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
+    #[default]
+    Text,
+    /// OpenMetrics 1.0 text (`application/openmetrics-text; version=1.0.0`).
+    OpenMetrics,
+}
+
+/// The format of a scrape body from its `Content-Type` header; anything unknown is text 0.0.4.
+pub fn content_type_format(content_type: &str) -> Format {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("application/openmetrics-text") {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    }
+}
+
+/// A parser for either format, chosen at run time.
+pub enum Parser<'a> {
+    /// Text format 0.0.4.
+    Text(TextParser<'a>),
+    /// OpenMetrics 1.0.
+    OpenMetrics(crate::openmetrics::OpenMetricsParser<'a>),
+}
+
+impl<'a> Parser<'a> {
+    /// A parser for `body` in `format`.
+    pub fn new(body: &'a str, format: Format) -> Self {
+        match format {
+            Format::Text => Parser::Text(TextParser::new(body)),
+            Format::OpenMetrics => Parser::OpenMetrics(crate::openmetrics::OpenMetricsParser::new(body)),
+        }
+    }
+}
+
+impl<'a> Iterator for Parser<'a> {
+    type Item = Result<Entry<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Parser::Text(p) => p.next(),
+            Parser::OpenMetrics(p) => p.next(),
+        }
+    }
 }
 
 /// Iterates the entries of a text exposition; comments and blank lines are skipped.
@@ -134,7 +192,7 @@ pub fn parse_value(s: &str) -> Option<f64> {
 }
 
 /// Byte index just past the series text: past the closing `}`, or at the first blank.
-fn series_end(line: &str) -> Option<usize> {
+pub(crate) fn series_end(line: &str) -> Option<usize> {
     let b = line.as_bytes();
     let mut i = 0;
     while i < b.len() && b[i] != b'{' && b[i] != b' ' && b[i] != b'\t' {

@@ -6,11 +6,16 @@ pub mod duration;
 pub mod exposition;
 pub mod labels;
 pub mod matcher;
+pub mod openmetrics;
+pub mod relabel;
 pub mod sample;
 pub mod storage;
 
 pub use duration::PromDuration;
 pub use labels::{intern, Label, Labels, LabelsBuilder, Symbol, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use relabel::{Action, RelabelConfig, RelabelError};
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
-pub use storage::{Appender, Querier, Queryable, SampleIter, SelectHints, Series, SeriesRef, StorageError, VecSeries};
+pub use storage::{
+    Appendable, Appender, Querier, Queryable, SampleIter, SelectHints, Series, SeriesRef, StorageError, VecSeries,
+};

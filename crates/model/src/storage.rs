@@ -79,6 +79,12 @@ pub trait Appender: Send {
     fn rollback(&mut self) -> Result<(), StorageError>;
 }
 
+/// Something that can be written: hands out [`Appender`]s (each used by one writer at a time).
+pub trait Appendable: Send + Sync {
+    /// A new appender.
+    fn appender(&self) -> Box<dyn Appender>;
+}
+
 /// Optional hints a reader passes to `select` (for example the step of a range query).
 #[derive(Debug, Clone, Default)]
 pub struct SelectHints {

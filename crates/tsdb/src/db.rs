@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 use rustc_hash::FxHashMap;
-use vitals_model::{Labels, Matcher, Querier, Queryable, Sample, StorageError};
+use vitals_model::{Appendable, Appender, Labels, Matcher, Querier, Queryable, Sample, StorageError};
 
 use crate::block::meta::BlockCompaction;
 use crate::block::writer::{sync_dir, BlockWriter};
@@ -592,6 +592,12 @@ impl Drop for Maintenance {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
+    }
+}
+
+impl Appendable for Db {
+    fn appender(&self) -> Box<dyn Appender> {
+        Box::new(self.head.appender())
     }
 }
 
