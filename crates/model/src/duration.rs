@@ -83,7 +83,7 @@ impl fmt::Display for PromDuration {
         }
         for (unit, size) in UNITS {
             // Like Prometheus, weeks and years are only used when they divide the whole duration.
-            if (unit == "y" || unit == "w") && ms % size != 0 {
+            if (unit == "y" || unit == "w") && !ms.is_multiple_of(size) {
                 continue;
             }
             if ms >= size {

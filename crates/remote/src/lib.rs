@@ -7,10 +7,15 @@
 //! [`RemoteError::status`] into Prometheus' error JSON), and it does not read from remote stores.
 
 pub mod error;
+pub mod import;
+pub mod otlp;
 pub mod prompb;
 pub mod receive;
+pub mod send;
 #[cfg(test)]
 mod testutil;
 
 pub use error::RemoteError;
+pub use otlp::{append_otlp, decode_otlp, OtlpOptions, TranslationStrategy};
+pub use send::{FollowOptions, QueueConfig, QueueManager, QueueOptions, RemoteWriteConfig, RemoteWriteTask};
 pub use receive::{append_write_request, decode_write_request, IngestLimits, IngestStats};

@@ -248,7 +248,8 @@ impl ScrapeConfig {
         if let Err(e) = self.http().validate() {
             return bad(e.to_string());
         }
-        for (section, rules) in [("relabel_configs", &self.relabel_configs), ("metric_relabel_configs", &self.metric_relabel_configs)]
+        for (section, rules) in
+            [("relabel_configs", &self.relabel_configs), ("metric_relabel_configs", &self.metric_relabel_configs)]
         {
             for (i, r) in rules.iter().enumerate() {
                 if let Err(e) = r.validate() {

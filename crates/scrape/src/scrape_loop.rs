@@ -198,7 +198,12 @@ impl Cache {
     }
 
     /// Marks every series of this target stale (the target went away).
-    pub(crate) fn append_gone(&mut self, storage: &dyn Appendable, target: &Labels, t: i64) -> Result<(), StorageError> {
+    pub(crate) fn append_gone(
+        &mut self,
+        storage: &dyn Appendable,
+        target: &Labels,
+        t: i64,
+    ) -> Result<(), StorageError> {
         let mut app = storage.appender();
         for e in self.entries.values() {
             if e.seen == self.iteration && !e.explicit_ts {
@@ -423,7 +428,8 @@ fn series_labels(job: &JobSettings, target: &Labels, series: &str) -> Result<Opt
         b.set(&l.name, &l.value);
     }
     let merged = b.build();
-    let Some(labels) = (if job.metric_relabel.is_empty() { Some(merged) } else { process(&merged, &job.metric_relabel) })
+    let Some(labels) =
+        (if job.metric_relabel.is_empty() { Some(merged) } else { process(&merged, &job.metric_relabel) })
     else {
         return Ok(None);
     };
@@ -432,7 +438,11 @@ fn series_labels(job: &JobSettings, target: &Labels, series: &str) -> Result<Opt
     }
     for l in labels.iter() {
         if job.label_name_length_limit > 0 && l.name.len() > job.label_name_length_limit {
-            return Err(format!("label_name_length_limit exceeded: {:?} (limit {})", l.name.as_str(), job.label_name_length_limit));
+            return Err(format!(
+                "label_name_length_limit exceeded: {:?} (limit {})",
+                l.name.as_str(),
+                job.label_name_length_limit
+            ));
         }
         if job.label_value_length_limit > 0 && l.value.len() > job.label_value_length_limit {
             return Err(format!(
@@ -473,7 +483,8 @@ pub(crate) async fn fetch(job: &JobSettings, url: &str) -> Result<(String, Forma
             return Err(format!("body size limit exceeded: more than {limit} bytes"));
         }
     }
-    let body = String::from_utf8(body).map_err(|e| format!("the page is not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))?;
+    let body = String::from_utf8(body)
+        .map_err(|e| format!("the page is not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))?;
     Ok((body, format))
 }
 

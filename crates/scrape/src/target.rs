@@ -122,7 +122,11 @@ mod tests {
     }
 
     fn group(targets: &[&str]) -> TargetGroup {
-        TargetGroup { targets: targets.iter().map(|s| s.to_string()).collect(), labels: Default::default(), source: "0".into() }
+        TargetGroup {
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            labels: Default::default(),
+            source: "0".into(),
+        }
     }
 
     #[test]
@@ -137,8 +141,7 @@ mod tests {
 
     #[test]
     fn relabeling_rewrites_and_drops() {
-        let j = job(
-            "job_name: blackbox
+        let j = job("job_name: blackbox
 metrics_path: /probe
 relabel_configs:
   - source_labels: [__address__]
@@ -150,8 +153,7 @@ relabel_configs:
   - source_labels: [instance]
     regex: skip.*
     action: drop
-",
-        );
+");
         let r = resolve(&j, &GlobalConfig::default(), &[group(&["https://example.com", "skip.me"])]);
         let Resolved::Active(t) = &r[0] else { panic!("dropped") };
         assert_eq!(t.url, "http://127.0.0.1:9115/probe?target=https%3A%2F%2Fexample.com");

@@ -77,7 +77,8 @@ async fn scrapes_marks_stale_and_reports_errors() {
     let db = Db::open(dir.path(), Options::default()).unwrap();
     let page = Arc::new(Page {
         body: Mutex::new((
-            "# TYPE reqs counter\n# HELP reqs Requests.\nreqs{code=\"200\",job=\"inner\"} 5\nreqs{code=\"500\"} 1\n".into(),
+            "# TYPE reqs counter\n# HELP reqs Requests.\nreqs{code=\"200\",job=\"inner\"} 5\nreqs{code=\"500\"} 1\n"
+                .into(),
             "text/plain; version=0.0.4",
             200,
         )),
@@ -93,12 +94,20 @@ async fn scrapes_marks_stale_and_reports_errors() {
 
     let got = samples(&db, &[Matcher::equal("__name__", "reqs")]);
     assert_eq!(got.len(), 1, "the 500 series is dropped by metric relabeling: {got:?}");
-    assert_eq!(got[0].0, format!("reqs{{code=\"200\", env=\"prod\", exported_job=\"inner\", instance=\"{addr}\", job=\"app\"}}"));
+    assert_eq!(
+        got[0].0,
+        format!("reqs{{code=\"200\", env=\"prod\", exported_job=\"inner\", instance=\"{addr}\", job=\"app\"}}")
+    );
     assert!(got[0].1.iter().all(|s| s.v == 5.0));
     let (name, up_samples) = &samples(&db, &up)[0];
     assert!(name.contains("job=\"app\""));
     assert!(up_samples.iter().all(|s| s.v == 1.0));
-    for n in ["scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"] {
+    for n in [
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    ] {
         assert_eq!(samples(&db, &[Matcher::equal("__name__", n)]).len(), 1, "{n}");
     }
     let scraped = samples(&db, &[Matcher::equal("__name__", "scrape_samples_scraped")]);
@@ -111,14 +120,16 @@ async fn scrapes_marks_stale_and_reports_errors() {
 
     // The series disappears from the page: a staleness marker follows.
     page.body.lock().0 = "other 1\n".into();
-    wait_for(|| samples(&db, &[Matcher::equal("__name__", "reqs")])[0].1.last().is_some_and(|s| is_stale_nan(s.v))).await;
+    wait_for(|| samples(&db, &[Matcher::equal("__name__", "reqs")])[0].1.last().is_some_and(|s| is_stale_nan(s.v)))
+        .await;
 
     // A malformed page fails the scrape: up = 0, the error in the targets view, old series stale.
     page.body.lock().0 = "other{ 1\n".into();
     wait_for(|| m.targets().active_targets[0].health == "down").await;
     let view = m.targets();
     assert!(view.active_targets[0].last_error.contains("parsing"), "{}", view.active_targets[0].last_error);
-    wait_for(|| samples(&db, &[Matcher::equal("__name__", "other")])[0].1.last().is_some_and(|s| is_stale_nan(s.v))).await;
+    wait_for(|| samples(&db, &[Matcher::equal("__name__", "other")])[0].1.last().is_some_and(|s| is_stale_nan(s.v)))
+        .await;
     wait_for(|| samples(&db, &up)[0].1.last().is_some_and(|s| s.v == 0.0)).await;
 
     // An HTTP error is a failed scrape too.

@@ -22,3 +22,4 @@ pub use error::{Error, Result};
 pub use head::{Head, HeadAppender, HeadOptions};
 pub use metrics::TsdbMetrics;
 pub use querier::{DbQuerier, MergedSeries};
+pub use wal::{TailEvent, TailRecord, WalPosition, WalTail};

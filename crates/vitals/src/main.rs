@@ -1,9 +1,15 @@
 //! The `vitals` command line.
+// The command line prints its results on stdout by design.
+#![allow(clippy::print_stdout)]
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+mod config;
+mod forward;
+mod serve;
 
 #[derive(Parser)]
 #[command(name = "vitals", version, about = "How fast and how healthy is your backend?")]
@@ -14,9 +20,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the server: scraping, storage, ingest endpoints and the HTTP API (default 127.0.0.1:9797).
+    Serve(serve::ServeArgs),
+    /// Validates files without starting anything.
+    #[command(subcommand)]
+    Check(CheckCommand),
     /// Storage tools.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+}
+
+#[derive(Subcommand)]
+enum CheckCommand {
+    /// Checks a configuration file (YAML syntax, unknown keys, values); exit code 1 if invalid.
+    Config {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Checks a web configuration file (TLS, basic_auth_users, bearer_tokens).
+    WebConfig {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -45,8 +71,16 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
+        Command::Serve(args) => serve::run(args),
+        Command::Check(CheckCommand::Config { files }) => check_config(&files),
+        Command::Check(CheckCommand::WebConfig { file }) => {
+            vitals_web::WebConfig::load(&file).map_err(anyhow::Error::msg)?;
+            println!("SUCCESS: {} is valid", file.display());
+            Ok(())
+        }
         Command::Tsdb(TsdbCommand::Inspect { dir }) => inspect(&dir),
         Command::Tsdb(TsdbCommand::Analyze { dir }) => analyze(&dir),
         Command::Tsdb(TsdbCommand::Compact { dir }) => {
@@ -56,6 +90,28 @@ fn main() -> anyhow::Result<()> {
             inspect_db(&db)
         }
     }
+}
+
+fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for f in files {
+        match config::load(f) {
+            Ok(cfg) => println!(
+                "SUCCESS: {} is valid ({} scrape job(s), {} remote_write)",
+                f.display(),
+                cfg.scrape_configs.len(),
+                cfg.remote_write.len()
+            ),
+            Err(e) => {
+                eprintln!("FAILED: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn inspect(dir: &std::path::Path) -> anyhow::Result<()> {

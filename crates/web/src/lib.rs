@@ -1,1 +1,179 @@
-//! The HTTP server.
+//! The HTTP server of vitals (axum): health and readiness, self-metrics, the targets and metadata
+//! parts of the Prometheus HTTP API, and the ingest endpoints (remote_write, text import, OTLP).
+//! It holds no data itself: storage, scraping and reloading are handed to it by the binary.
+
+pub mod auth;
+mod handlers;
+pub mod metrics;
+pub mod server;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+use vitals_model::{Appendable, Queryable};
+use vitals_remote::IngestLimits;
+use vitals_scrape::Manager;
+
+pub use auth::{AuthConfig, WebConfig};
+pub use metrics::HttpMetrics;
+
+/// A storage the server can write to and read from.
+pub trait Storage: Appendable + Queryable {}
+impl<T: Appendable + Queryable> Storage for T {}
+
+/// A request to reload the configuration; the answer says whether the new one was applied.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
+
+/// The status of one component for `/health`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ComponentHealth {
+    /// `ok`, `starting` or `failing`.
+    pub status: &'static str,
+    /// Details (figures, last error).
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Renders a component's metrics into the `/metrics` page.
+pub type MetricsSource = Arc<dyn Fn(&mut String) + Send + Sync>;
+/// Reports a component's health for `/health`.
+pub type HealthSource = Arc<dyn Fn() -> ComponentHealth + Send + Sync>;
+
+/// Everything the handlers share.
+pub struct WebState {
+    /// Set once the WAL is replayed; until then the server is not ready.
+    pub storage: OnceLock<Arc<dyn Storage>>,
+    /// The scrape manager, once storage is open.
+    pub scrape: OnceLock<Arc<Manager>>,
+    /// Where `POST /-/reload` sends its request (none: reload disabled).
+    pub reload: Option<mpsc::Sender<ReloadRequest>>,
+    /// Limits of the ingest endpoints.
+    pub limits: IngestLimits,
+    /// When the server started.
+    pub started: SystemTime,
+    /// Request metrics.
+    pub http_metrics: HttpMetrics,
+    /// Ingest counters.
+    pub ingest: IngestMetrics,
+    /// Other components' metrics, rendered into `/metrics`.
+    pub metric_sources: Mutex<Vec<MetricsSource>>,
+    /// Other components' health, for `/health`.
+    pub health_sources: Mutex<Vec<(String, HealthSource)>>,
+    /// Authentication of API requests.
+    pub auth: Arc<AuthConfig>,
+    /// `--agent`: no local queries.
+    pub agent: bool,
+}
+
+impl WebState {
+    /// A state with no storage and no scrape manager yet (not ready).
+    pub fn new(limits: IngestLimits, auth: AuthConfig) -> Self {
+        WebState {
+            storage: OnceLock::new(),
+            scrape: OnceLock::new(),
+            reload: None,
+            limits,
+            started: SystemTime::now(),
+            http_metrics: HttpMetrics::default(),
+            ingest: IngestMetrics::default(),
+            metric_sources: Mutex::new(Vec::new()),
+            health_sources: Mutex::new(Vec::new()),
+            auth: Arc::new(auth),
+            agent: false,
+        }
+    }
+
+    /// The storage, once ready.
+    pub fn storage(&self) -> Option<Arc<dyn Storage>> {
+        self.storage.get().cloned()
+    }
+}
+
+/// Ingest counters per endpoint.
+#[derive(Default)]
+pub struct IngestMetrics {
+    samples: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    rejected: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    errors: Mutex<std::collections::BTreeMap<(&'static str, u16), u64>>,
+}
+
+impl IngestMetrics {
+    /// Counts samples stored (and rejected one by one) by `path`.
+    pub fn stored(&self, path: &'static str, samples: u64, rejected: u64) {
+        *self.samples.lock().entry(path).or_default() += samples;
+        *self.rejected.lock().entry(path).or_default() += rejected;
+    }
+
+    /// Counts a failed request.
+    pub fn failed(&self, path: &'static str, status: u16) {
+        *self.errors.lock().entry((path, status)).or_default() += 1;
+    }
+
+    /// Appends the counters in text format.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let n = "vitals_ingest_samples_total";
+        let _ = writeln!(out, "# HELP {n} Samples stored by ingest endpoint.\n# TYPE {n} counter");
+        for (p, v) in self.samples.lock().iter() {
+            let _ = writeln!(out, "{n}{{path=\"{p}\"}} {v}");
+        }
+        let n = "vitals_ingest_samples_rejected_total";
+        let _ = writeln!(
+            out,
+            "# HELP {n} Samples the storage rejected (out of order, duplicate, limit).\n# TYPE {n} counter"
+        );
+        for (p, v) in self.rejected.lock().iter() {
+            let _ = writeln!(out, "{n}{{path=\"{p}\"}} {v}");
+        }
+        let n = "vitals_ingest_errors_total";
+        let _ = writeln!(out, "# HELP {n} Ingest requests that failed, by status code.\n# TYPE {n} counter");
+        for ((p, c), v) in self.errors.lock().iter() {
+            let _ = writeln!(out, "{n}{{code=\"{c}\",path=\"{p}\"}} {v}");
+        }
+    }
+}
+
+/// The router with every endpoint, request metrics and authentication.
+pub fn router(state: Arc<WebState>) -> Router {
+    let ingest_limit = DefaultBodyLimit::max(state.limits.max_compressed_bytes as usize);
+    Router::new()
+        .route("/-/healthy", get(handlers::healthy).head(handlers::healthy))
+        .route("/-/ready", get(handlers::ready).head(handlers::ready))
+        .route("/-/reload", post(handlers::reload).put(handlers::reload))
+        .route("/health", get(handlers::health))
+        .route("/metrics", get(handlers::metrics))
+        .route("/api/v1/targets", get(handlers::targets))
+        .route("/api/v1/metadata", get(handlers::metadata))
+        .route("/api/v1/status/buildinfo", get(handlers::buildinfo))
+        .route("/api/v1/write", post(handlers::remote_write).layer(ingest_limit))
+        .route("/api/v1/import/prometheus", post(handlers::import).layer(ingest_limit))
+        .route("/api/v1/otlp/v1/metrics", post(handlers::otlp).layer(ingest_limit))
+        .route("/", get(handlers::index))
+        .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+/// Records the duration and status of every request under its route pattern.
+async fn track(State(state): State<Arc<WebState>>, req: Request, next: Next) -> Response {
+    let handler = req.extensions().get::<MatchedPath>().map_or("other", |p| p.as_str()).to_string();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    state.http_metrics.observe(&handler, resp.status().as_u16(), started.elapsed());
+    resp
+}
+
+/// An error in Prometheus' API format: `{"status":"error","errorType":…,"error":…}`.
+pub fn api_error(status: u16, error_type: &str, msg: impl Into<String>) -> Response {
+    let body = serde_json::json!({"status": "error", "errorType": error_type, "error": msg.into()});
+    let code = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    (code, axum::Json(body)).into_response()
+}

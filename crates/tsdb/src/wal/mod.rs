@@ -15,6 +15,7 @@
 
 pub mod record;
 mod segment;
+mod tail;
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -29,6 +30,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use record::{Record, RecordType, RefSample, RefSeries, Tombstone};
 pub use segment::MAX_RECORD_LEN;
+pub use tail::{TailEvent, TailRecord, WalPosition, WalTail};
 use segment::{Frame, FrameReader, FILE_HEADER_LEN};
 
 /// Default segment size limit: 128 MiB.

@@ -1,0 +1,241 @@
+//! The configuration file: Prometheus' `global`, `scrape_configs`, `remote_write`, `rule_files`
+//! and `alerting` keys, and vitals' own `storage` and `limits` sections.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use vitals_model::PromDuration;
+use vitals_remote::IngestLimits;
+use vitals_scrape::config::ByteSize;
+use vitals_scrape::{GlobalConfig, Manager, ScrapeConfig};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Defaults for every job.
+    #[serde(default)]
+    pub global: GlobalConfig,
+    /// Jobs to scrape.
+    #[serde(default)]
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Stores to forward samples to.
+    #[serde(default)]
+    pub remote_write: Vec<vitals_remote::send::RemoteWriteConfig>,
+    /// Rule files (evaluated once rules land; checked to exist now).
+    #[serde(default)]
+    pub rule_files: Vec<String>,
+    /// Alertmanager settings (used once alerting lands).
+    #[serde(default)]
+    pub alerting: Option<serde_norway::Value>,
+    /// Storage settings.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Limits of the ingest endpoints.
+    #[serde(default)]
+    pub limits: IngestLimits,
+}
+
+/// `storage:` — Prometheus' `tsdb`/`exemplars` keys and vitals' retention settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Prometheus' `storage.tsdb` section.
+    #[serde(default)]
+    pub tsdb: Option<TsdbConfig>,
+    /// Prometheus' `storage.exemplars` section (accepted; vitals keeps no exemplars).
+    #[serde(default)]
+    pub exemplars: Option<serde_norway::Value>,
+    /// Delete data older than this (default 15d).
+    #[serde(default)]
+    pub retention: Option<PromDuration>,
+    /// Delete the oldest blocks while blocks take more than this.
+    #[serde(default)]
+    pub retention_size: Option<ByteSize>,
+    /// Most active series; more are refused (0 = no limit).
+    #[serde(default)]
+    pub max_active_series: usize,
+}
+
+/// `storage.tsdb:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsdbConfig {
+    /// Accept samples this much older than the newest of their series.
+    #[serde(default)]
+    pub out_of_order_time_window: Option<PromDuration>,
+}
+
+impl Config {
+    /// Keys that are accepted but have no effect yet, one message each.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if !self.rule_files.is_empty() {
+            w.push("rule_files: accepted, but rules are not evaluated yet".to_string());
+        }
+        if self.alerting.is_some() {
+            w.push("alerting: accepted, but alerts are not sent yet".to_string());
+        }
+        if self.storage.exemplars.is_some() {
+            w.push("storage.exemplars: vitals keeps no exemplars".to_string());
+        }
+        w
+    }
+}
+
+/// Reads, parses and validates a configuration file; errors name the file, line and key.
+pub fn load(path: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse(&text, path)
+}
+
+/// Parses and validates configuration text read from `path`.
+pub fn parse(text: &str, path: &Path) -> anyhow::Result<Config> {
+    let cfg: Config = if text.trim().is_empty() {
+        Config::default()
+    } else {
+        serde_norway::from_str(text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), locate(&e.to_string(), text)))?
+    };
+    validate(&cfg, path)?;
+    Ok(cfg)
+}
+
+/// Adds the line to an "unknown field" error that the YAML parser reported without one.
+fn locate(msg: &str, text: &str) -> String {
+    if msg.contains(" line ") {
+        return msg.to_string();
+    }
+    let key = msg.split_once("unknown field `").and_then(|(_, rest)| rest.split_once('`')).map(|(k, _)| k);
+    if let Some(key) = key {
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim_start().trim_start_matches("- ");
+            if l.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with(':')) {
+                return format!("line {}: {msg}", i + 1);
+            }
+        }
+    }
+    msg.to_string()
+}
+
+fn validate(cfg: &Config, path: &Path) -> anyhow::Result<()> {
+    let file = path.display();
+    Manager::check(&cfg.global, &cfg.scrape_configs).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    let mut names = std::collections::HashSet::new();
+    for (i, rw) in cfg.remote_write.iter().enumerate() {
+        rw.validate().map_err(|e| anyhow::anyhow!("{file}: remote_write[{i}]: {e}"))?;
+        if !names.insert(rw.queue_name()) {
+            bail!("{file}: remote_write[{i}]: duplicate remote_write name or url {:?}", rw.queue_name());
+        }
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    for pattern in &cfg.rule_files {
+        if !pattern.contains(['*', '?', '[']) && !resolve(base, pattern).exists() {
+            bail!("{file}: rule_files: {pattern}: no such file");
+        }
+    }
+    Ok(())
+}
+
+/// A path from the configuration, relative to the configuration file's directory.
+pub fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// The configuration used without `--config`: vitals scrapes itself every 15 s.
+pub fn default_config(self_target: &str) -> Config {
+    let mut cfg = Config::default();
+    cfg.global.scrape_interval = PromDuration::from_secs(15);
+    cfg.scrape_configs.push(ScrapeConfig::with_targets("vitals", vec![self_target.to_string()]));
+    cfg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prometheus_config_loads() {
+        let text = r#"
+global:
+  scrape_interval: 15s
+  evaluation_interval: 30s
+  external_labels:
+    monitor: codelab
+rule_files: []
+scrape_configs:
+  - job_name: prometheus
+    honor_labels: true
+    static_configs:
+      - targets: ["localhost:9090"]
+        labels: {group: production}
+  - job_name: node
+    scrape_interval: 5s
+    scrape_timeout: 3s
+    metrics_path: /metrics
+    scheme: http
+    params:
+      "collect[]": [cpu, meminfo]
+    basic_auth: {username: u, password: p}
+    tls_config: {insecure_skip_verify: true}
+    file_sd_configs:
+      - files: ["targets/*.json"]
+        refresh_interval: 1m
+    relabel_configs:
+      - source_labels: [__address__]
+        regex: "(.*):.*"
+        target_label: host
+        replacement: "$1"
+    metric_relabel_configs:
+      - action: labeldrop
+        regex: "tmp_.*"
+    sample_limit: 10000
+    label_limit: 30
+    label_name_length_limit: 200
+    label_value_length_limit: 2000
+    honor_timestamps: false
+remote_write:
+  - url: http://127.0.0.1:8428/api/v1/write
+    remote_timeout: 30s
+    queue_config: {max_samples_per_send: 2000, capacity: 10000, max_shards: 4}
+storage:
+  tsdb: {out_of_order_time_window: 10m}
+"#;
+        let cfg = parse(text, Path::new("prometheus.yml")).unwrap();
+        assert_eq!(cfg.scrape_configs.len(), 2);
+        assert_eq!(cfg.global.external_labels["monitor"], "codelab");
+        assert_eq!(cfg.remote_write.len(), 1);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = parse(
+            "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n",
+            Path::new("p.yml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("p.yml") && e.contains("line 5") && e.contains("scrape_intervall"), "{e}");
+        let e = parse("bogus_top: 1\n", Path::new("p.yml")).unwrap_err().to_string();
+        assert!(e.contains("bogus_top") && e.contains("line 1"), "{e}");
+        let e = parse("global: {scrape_interval: 5x}\n", Path::new("p.yml")).unwrap_err().to_string();
+        assert!(e.contains("5x"), "{e}");
+        let e = parse("scrape_configs: [{job_name: a, scrape_interval: 5s, scrape_timeout: 6s}]\n", Path::new("p.yml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("p.yml") && e.contains("scrape_timeout"), "{e}");
+        let e = parse("rule_files: [missing.yml]\n", Path::new("/nonexistent/p.yml")).unwrap_err().to_string();
+        assert!(e.contains("missing.yml"), "{e}");
+    }
+
+    #[test]
+    fn empty_file_is_the_empty_config() {
+        let cfg = parse("", Path::new("empty.yml")).unwrap();
+        assert!(cfg.scrape_configs.is_empty());
+    }
+}
