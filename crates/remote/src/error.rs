@@ -86,10 +86,7 @@ impl RemoteError {
                 | StorageError::SeriesLimit { .. } => 400,
                 _ => 500,
             },
-            RemoteError::Config(_)
-            | RemoteError::Client(_)
-            | RemoteError::Io { .. }
-            | RemoteError::Wal(_) => 500,
+            RemoteError::Config(_) | RemoteError::Client(_) | RemoteError::Io { .. } | RemoteError::Wal(_) => 500,
         }
     }
 

@@ -17,7 +17,11 @@ pub fn gunzip(body: &[u8], limits: &IngestLimits) -> Result<Vec<u8>, RemoteError
     let mut d = flate2::read::GzDecoder::new(body).take(limits.max_body_bytes + 1);
     d.read_to_end(&mut out).map_err(|e| RemoteError::Decode(format!("gzip: {e}")))?;
     if out.len() as u64 > limits.max_body_bytes {
-        return Err(RemoteError::BodyTooLarge { size: out.len() as u64, limit: limits.max_body_bytes, what: "decompressed" });
+        return Err(RemoteError::BodyTooLarge {
+            size: out.len() as u64,
+            limit: limits.max_body_bytes,
+            what: "decompressed",
+        });
     }
     Ok(out)
 }
@@ -33,7 +37,11 @@ pub fn append_text(
     limits: &IngestLimits,
 ) -> Result<IngestStats, RemoteError> {
     if body.len() as u64 > limits.max_body_bytes {
-        return Err(RemoteError::BodyTooLarge { size: body.len() as u64, limit: limits.max_body_bytes, what: "decompressed" });
+        return Err(RemoteError::BodyTooLarge {
+            size: body.len() as u64,
+            limit: limits.max_body_bytes,
+            what: "decompressed",
+        });
     }
     let text = std::str::from_utf8(body)
         .map_err(|e| RemoteError::Decode(format!("body is not UTF-8 (at byte {})", e.valid_up_to())))?;
@@ -84,8 +92,7 @@ mod tests {
     fn imports_with_and_without_timestamps() {
         let mut app = MemAppender::default();
         let body = b"# TYPE x counter\nx{a=\"1\"} 1 1000\nx{a=\"1\"} 2 2000\ny 5\n";
-        let stats =
-            append_text(body, 99, &[("job".into(), "imp".into())], &mut app, &IngestLimits::default()).unwrap();
+        let stats = append_text(body, 99, &[("job".into(), "imp".into())], &mut app, &IngestLimits::default()).unwrap();
         assert_eq!((stats.series, stats.samples), (2, 3));
         let x = app.samples("x");
         assert_eq!(x[0].0.get("job"), Some("imp"));

@@ -17,5 +17,5 @@ mod testutil;
 
 pub use error::RemoteError;
 pub use otlp::{append_otlp, decode_otlp, OtlpOptions, TranslationStrategy};
-pub use send::{FollowOptions, QueueConfig, QueueManager, QueueOptions, RemoteWriteConfig, RemoteWriteTask};
 pub use receive::{append_write_request, decode_write_request, IngestLimits, IngestStats};
+pub use send::{FollowOptions, QueueConfig, QueueManager, QueueOptions, RemoteWriteConfig, RemoteWriteTask};

@@ -68,11 +68,10 @@ const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 pub fn decode_otlp(body: &[u8], content_type: &str) -> Result<ExportMetricsServiceRequest, RemoteError> {
     let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match mime.as_str() {
-        "application/x-protobuf" | "application/protobuf" => ExportMetricsServiceRequest::decode(body)
-            .map_err(|e| RemoteError::Decode(format!("OTLP protobuf: {e}"))),
-        "application/json" => {
-            serde_json::from_slice(body).map_err(|e| RemoteError::Decode(format!("OTLP JSON: {e}")))
+        "application/x-protobuf" | "application/protobuf" => {
+            ExportMetricsServiceRequest::decode(body).map_err(|e| RemoteError::Decode(format!("OTLP protobuf: {e}")))
         }
+        "application/json" => serde_json::from_slice(body).map_err(|e| RemoteError::Decode(format!("OTLP JSON: {e}"))),
         _ => Err(RemoteError::UnsupportedMediaType(content_type.to_string())),
     }
 }
@@ -265,10 +264,12 @@ impl Converter<'_> {
         let mut out: BTreeMap<String, String> = BTreeMap::new();
         for kv in sorted {
             let v = any_to_string(kv.value.as_ref());
-            out.entry(naming::label_name(&kv.key)).and_modify(|e| {
-                e.push(';');
-                e.push_str(&v);
-            }).or_insert(v);
+            out.entry(naming::label_name(&kv.key))
+                .and_modify(|e| {
+                    e.push(';');
+                    e.push_str(&v);
+                })
+                .or_insert(v);
         }
         for (k, v) in &res.labels {
             if k == "job" || k == "instance" {
@@ -310,9 +311,8 @@ impl Converter<'_> {
             .filter(|kv| self.opts.keep_identifying_resource_attributes || !identifying.contains(&kv.key.as_str()))
             .cloned()
             .collect();
-        let idents = ResourceCtx {
-            labels: res.labels.iter().filter(|(k, _)| k == "job" || k == "instance").cloned().collect(),
-        };
+        let idents =
+            ResourceCtx { labels: res.labels.iter().filter(|(k, _)| k == "job" || k == "instance").cloned().collect() };
         let base = self.base_labels(&kept, &idents);
         let mut t = min_t;
         while t < max_t {

@@ -88,7 +88,8 @@ pub fn decode_write_request(body: &[u8], limits: &IngestLimits) -> Result<WriteR
     if len as u64 > limits.max_body_bytes {
         return Err(RemoteError::BodyTooLarge { size: len as u64, limit: limits.max_body_bytes, what: "decompressed" });
     }
-    let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| RemoteError::Decode(format!("snappy: {e}")))?;
+    let raw =
+        snap::raw::Decoder::new().decompress_vec(body).map_err(|e| RemoteError::Decode(format!("snappy: {e}")))?;
     WriteRequest::decode(raw.as_slice()).map_err(|e| RemoteError::Decode(format!("protobuf: {e}")))
 }
 
@@ -182,9 +183,11 @@ impl<'a> Batch<'a> {
         stats.samples += self.appended;
         stats.samples_rejected += self.rejected;
         match self.first_rejection {
-            Some(first) => {
-                Err(RemoteError::SamplesRejected { rejected: self.rejected, total: self.appended + self.rejected, first })
-            }
+            Some(first) => Err(RemoteError::SamplesRejected {
+                rejected: self.rejected,
+                total: self.appended + self.rejected,
+                first,
+            }),
             None => Ok(stats),
         }
     }

@@ -31,7 +31,7 @@ impl MemAppender {
     }
 
     fn last(&self, l: &Labels) -> Option<i64> {
-        let pending = self.pending.iter().filter(|(pl, _, _)| pl == l).map(|p| p.1).last();
+        let pending = self.pending.iter().rev().find(|(pl, _, _)| pl == l).map(|p| p.1);
         pending.or_else(|| self.committed.get(l).and_then(|v| v.last()).map(|s| s.0))
     }
 }

@@ -64,7 +64,7 @@ async fn resumes_from_the_saved_position_after_a_restart() {
     let task = RemoteWriteTask::start(&cfg, dir.path(), opts()).unwrap();
     assert!(wait_for(Duration::from_secs(20), || r.total() == SERIES * 100).await, "phase 1: {}", r.total());
     // Then the receiver fails every request; 100 more samples per series cannot be delivered.
-    r.script.lock().extend(std::iter::repeat((503, None)).take(1_000_000));
+    r.script.lock().extend((0..1_000_000).map(|_| (503, None)));
     write(&db, 100, 200, base);
     tokio::time::sleep(Duration::from_millis(300)).await;
     task.stop().await.unwrap();

@@ -88,7 +88,7 @@ async fn scrapes_marks_stale_and_reports_errors() {
     let j = job(&format!(
         "job_name: app\nscrape_interval: 200ms\nscrape_timeout: 150ms\nstatic_configs: [{{targets: ['{addr}'], labels: {{env: prod}}}}]\nmetric_relabel_configs: [{{source_labels: [code], regex: '5..', action: drop}}]\n"
     ));
-    m.apply(&GlobalConfig::default(), &[j.clone()]).unwrap();
+    m.apply(&GlobalConfig::default(), std::slice::from_ref(&j)).unwrap();
     let up = [Matcher::equal("__name__", "up")];
     wait_for(|| samples(&db, &up).first().is_some_and(|(_, s)| s.len() >= 2)).await;
 

@@ -95,7 +95,8 @@ pub fn parse(text: &str, path: &Path) -> anyhow::Result<Config> {
     let cfg: Config = if text.trim().is_empty() {
         Config::default()
     } else {
-        serde_norway::from_str(text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), locate(&e.to_string(), text)))?
+        serde_norway::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), locate(&e.to_string(), text)))?
     };
     validate(&cfg, path)?;
     Ok(cfg)

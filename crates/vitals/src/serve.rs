@@ -47,6 +47,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(p) => config::load(p)?,
         None => config::default_config(&self_target),
     };
+    if args.agent && cfg.remote_write.is_empty() {
+        anyhow::bail!("--agent needs a configuration with at least one remote_write entry");
+    }
     for w in cfg.warnings() {
         tracing::warn!("{w}");
     }
@@ -68,7 +71,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     // Storage: replaying the WAL may take a while; the server answers /-/ready with 503 meanwhile.
     let dir = args.storage_path.clone();
-    let opts = db_options(&cfg);
+    let mut opts = db_options(&cfg);
+    if args.agent {
+        // An agent keeps only what the senders may still need: the head and its WAL.
+        opts.retention_ms = opts.head.block_range;
+    }
     let db = tokio::task::spawn_blocking(move || Db::open(&dir, opts))
         .await?
         .with_context(|| format!("opening storage in {}", args.storage_path.display()))?;
@@ -85,7 +92,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let manager = Arc::new(Manager::new(db.clone(), &format!("vitals/{}", env!("CARGO_PKG_VERSION"))));
     manager.apply(&cfg.global, &cfg.scrape_configs)?;
     let _ = state.scrape.set(manager.clone());
-    let senders = crate::forward::Forwarders::start(&db, &cfg, &args.storage_path)?;
+    let senders = crate::forward::Forwarders::start(&cfg, &args.storage_path).await?;
     {
         let s = senders.clone();
         state.metric_sources.lock().push(Arc::new(move |out: &mut String| s.render_metrics(out)));
@@ -108,7 +115,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         };
         let result = match &args.config {
-            Some(path) => reload(path, &manager, &senders, &db, &args.storage_path).await,
+            Some(path) => reload(path, &manager, &senders, args.agent, &args.storage_path).await,
             None => Ok(()),
         };
         match &result {
@@ -136,15 +143,18 @@ async fn reload(
     path: &std::path::Path,
     manager: &Manager,
     senders: &crate::forward::Forwarders,
-    db: &Arc<Db>,
+    agent: bool,
     data: &std::path::Path,
 ) -> anyhow::Result<()> {
     let cfg = config::load(path)?;
+    if agent && cfg.remote_write.is_empty() {
+        anyhow::bail!("{}: --agent needs at least one remote_write entry", path.display());
+    }
     for w in cfg.warnings() {
         tracing::warn!("{w}");
     }
     manager.apply(&cfg.global, &cfg.scrape_configs)?;
-    senders.apply(db, &cfg, data)?;
+    senders.apply(&cfg, data).await?;
     Ok(())
 }
 

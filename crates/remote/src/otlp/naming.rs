@@ -59,7 +59,8 @@ fn is_metric_char(c: char) -> bool {
 /// `with_suffixes`, else `UnderscoreEscapingWithoutSuffixes`); `None` when nothing valid is left.
 pub fn metric_name(name: &str, unit: &str, typ: NameType, with_suffixes: bool) -> Option<String> {
     let out = if with_suffixes {
-        let mut tokens: Vec<String> = name.split(|c| !is_metric_char(c)).filter(|t| !t.is_empty()).map(String::from).collect();
+        let mut tokens: Vec<String> =
+            name.split(|c| !is_metric_char(c)).filter(|t| !t.is_empty()).map(String::from).collect();
         let (main, per) = unit_suffixes(unit);
         add_unit_tokens(&mut tokens, clean_unit(&main), clean_unit(&per));
         if typ == NameType::Counter {

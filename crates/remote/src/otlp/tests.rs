@@ -72,7 +72,11 @@ fn gauge_and_counter_protobuf() {
                 Data::Sum(Sum {
                     data_points: vec![
                         number(vec![kv("http.method", "GET")], T0, number_data_point::Value::AsDouble(1.5)),
-                        number(vec![kv("http.method", "GET")], T0 + 1_000_000_000, number_data_point::Value::AsDouble(2.5)),
+                        number(
+                            vec![kv("http.method", "GET")],
+                            T0 + 1_000_000_000,
+                            number_data_point::Value::AsDouble(2.5),
+                        ),
                     ],
                     aggregation_temporality: cumulative,
                     is_monotonic: true,
@@ -229,7 +233,11 @@ fn skipped_kinds_are_counted_and_stale_flag_is_honoured() {
     let req = request(
         vec![kv("service.name", "api")],
         vec![
-            metric("d", "", Data::Sum(Sum { data_points: vec![p(), p()], aggregation_temporality: delta, is_monotonic: true })),
+            metric(
+                "d",
+                "",
+                Data::Sum(Sum { data_points: vec![p(), p()], aggregation_temporality: delta, is_monotonic: true }),
+            ),
             metric(
                 "e",
                 "",
@@ -286,7 +294,11 @@ fn limits_apply_to_translated_series() {
     let attrs = (0..70).map(|i| kv(&format!("a{i}"), "v")).collect();
     let req = request(
         vec![],
-        vec![metric("m", "", Data::Gauge(Gauge { data_points: vec![number(attrs, T0, number_data_point::Value::AsInt(1))] }))],
+        vec![metric(
+            "m",
+            "",
+            Data::Gauge(Gauge { data_points: vec![number(attrs, T0, number_data_point::Value::AsInt(1))] }),
+        )],
     );
     let mut app = MemAppender::default();
     let err = append_otlp(&req, &mut app, &IngestLimits::default(), &OtlpOptions::default()).unwrap_err();

@@ -129,10 +129,8 @@ fn out_of_order_samples_are_skipped_and_the_rest_committed() {
     let mut app = MemAppender::default();
     let first = req(vec![ts(&[("__name__", "a")], &[(10, 1.0)])]);
     append_write_request(&first, &mut app, &IngestLimits::default()).unwrap();
-    let second = req(vec![
-        ts(&[("__name__", "a")], &[(5, 0.5), (10, 9.0), (20, 2.0)]),
-        ts(&[("__name__", "b")], &[(1, 1.0)]),
-    ]);
+    let second =
+        req(vec![ts(&[("__name__", "a")], &[(5, 0.5), (10, 9.0), (20, 2.0)]), ts(&[("__name__", "b")], &[(1, 1.0)])]);
     let err = append_write_request(&second, &mut app, &IngestLimits::default()).unwrap_err();
     match &err {
         RemoteError::SamplesRejected { rejected, total, first } => {

@@ -180,10 +180,15 @@ impl RemoteWriteConfig {
             return bad("queue_config capacity and max_samples_per_send must be positive".into());
         }
         if q.min_shards == 0 || q.max_shards < q.min_shards {
-            return bad(format!("queue_config: need 1 <= min_shards ({}) <= max_shards ({})", q.min_shards, q.max_shards));
+            return bad(format!(
+                "queue_config: need 1 <= min_shards ({}) <= max_shards ({})",
+                q.min_shards, q.max_shards
+            ));
         }
         if q.batch_send_deadline.get().is_zero() || q.min_backoff.get().is_zero() || q.max_backoff < q.min_backoff {
-            return bad("queue_config: batch_send_deadline and min_backoff must be positive, max_backoff >= min_backoff".into());
+            return bad(
+                "queue_config: batch_send_deadline and min_backoff must be positive, max_backoff >= min_backoff".into(),
+            );
         }
         self.http_client_config().validate().map_err(|e| RemoteError::Config(e.to_string()))
     }
@@ -254,18 +259,25 @@ metadata_config: {send: false}
     fn rejects_bad_configs() {
         assert!(serde_norway::from_str::<RemoteWriteConfig>("url: http://x\nproxy_urll: y\n").is_err());
         assert!(serde_norway::from_str::<RemoteWriteConfig>("url: http://x\nqueue_config: {shards: 3}\n").is_err());
-        let cases: Vec<(&str, Box<dyn Fn(&mut RemoteWriteConfig)>)> = vec![
+        type Edit = Box<dyn Fn(&mut RemoteWriteConfig)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("url", Box::new(|c| c.url = "ftp://x".into())),
-            ("reserved", Box::new(|c| {
-                c.headers.insert("Content-Type".into(), "x".into());
-            })),
+            (
+                "reserved",
+                Box::new(|c| {
+                    c.headers.insert("Content-Type".into(), "x".into());
+                }),
+            ),
             ("min_shards", Box::new(|c| c.queue_config.min_shards = 0)),
             ("max_backoff", Box::new(|c| c.queue_config.max_backoff = PromDuration::from_secs(0))),
             ("name", Box::new(|c| c.name = Some("a/b".into()))),
-            ("basic_auth", Box::new(|c| {
-                c.basic_auth = Some(serde_norway::from_str("username: u").unwrap());
-                c.authorization = Some(serde_norway::from_str("credentials: x").unwrap());
-            })),
+            (
+                "basic_auth",
+                Box::new(|c| {
+                    c.basic_auth = Some(serde_norway::from_str("username: u").unwrap());
+                    c.authorization = Some(serde_norway::from_str("credentials: x").unwrap());
+                }),
+            ),
         ];
         for (what, f) in cases {
             let mut c = RemoteWriteConfig::new("http://localhost:9090/api/v1/write");

@@ -122,7 +122,7 @@ impl Follower {
             let mut read = 0;
             let mut failed = None;
             while read < 1000 && !*stop.borrow() {
-                match self.tail.next() {
+                match self.tail.next_event() {
                     Ok(Some(ev)) => {
                         read += 1;
                         let seq = match ev.record {

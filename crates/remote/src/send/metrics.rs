@@ -67,8 +67,18 @@ impl QueueMetrics {
             let _ = writeln!(out, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} gauge\n{p}_{name}{{{lbl}}} {v}");
         };
         counter(out, "samples_total", "Samples sent successfully.", self.samples.load(Relaxed));
-        counter(out, "samples_failed_total", "Samples dropped after a non-recoverable send error.", self.samples_failed.load(Relaxed));
-        counter(out, "samples_retried_total", "Samples in requests that were retried.", self.samples_retried.load(Relaxed));
+        counter(
+            out,
+            "samples_failed_total",
+            "Samples dropped after a non-recoverable send error.",
+            self.samples_failed.load(Relaxed),
+        );
+        counter(
+            out,
+            "samples_retried_total",
+            "Samples in requests that were retried.",
+            self.samples_retried.load(Relaxed),
+        );
         let _ = writeln!(
             out,
             "# HELP {p}_samples_dropped_total Samples dropped before sending.\n# TYPE {p}_samples_dropped_total counter\n\
@@ -77,7 +87,12 @@ impl QueueMetrics {
             self.samples_dropped_relabel.load(Relaxed),
             self.samples_dropped_unknown_series.load(Relaxed)
         );
-        counter(out, "requests_failed_total", "Requests that failed (error status or transport).", self.requests_failed.load(Relaxed));
+        counter(
+            out,
+            "requests_failed_total",
+            "Requests that failed (error status or transport).",
+            self.requests_failed.load(Relaxed),
+        );
         gauge(out, "samples_pending", "Samples queued and not yet sent.", self.samples_pending.load(Relaxed) as f64);
         gauge(
             out,

@@ -5,7 +5,7 @@ pub mod follow;
 pub mod metrics;
 pub mod queue;
 
-pub use follow::{FollowOptions, Progress, RemoteWriteTask};
 pub use config::{MetadataConfig, QueueConfig, RemoteWriteConfig};
+pub use follow::{FollowOptions, Progress, RemoteWriteTask};
 pub use metrics::QueueMetrics;
 pub use queue::{QueueManager, QueueOptions};

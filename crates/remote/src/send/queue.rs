@@ -69,8 +69,8 @@ struct Item {
 
 struct Shard {
     tx: mpsc::Sender<Item>,
-    /// Sequence number of the last item put into this shard.
-    enqueued: AtomicU64,
+    /// Per `append` call that gave this shard samples: the first and last sequence number of them.
+    ranges: Mutex<std::collections::VecDeque<(u64, u64)>>,
     /// Sequence number of the last item this shard finished (sent or dropped for good).
     done: Arc<AtomicU64>,
 }
@@ -137,7 +137,7 @@ impl QueueManager {
             let (tx, rx) = mpsc::channel(q.capacity);
             let done = Arc::new(AtomicU64::new(0));
             tasks.push(tokio::spawn(run_shard(rx, sender.clone(), done.clone(), stop_rx.clone())));
-            shards.push(Shard { tx, enqueued: AtomicU64::new(0), done });
+            shards.push(Shard { tx, ranges: Mutex::new(Default::default()), done });
         }
         Ok(QueueManager {
             name: cfg.queue_name(),
@@ -216,18 +216,25 @@ impl QueueManager {
                 }
             }
         }
-        for mut item in items {
-            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
-            item.seq = seq;
+        // Number the samples and register, per shard, the range of numbers it receives before any
+        // of them is queued, so `sent_through` never passes a sample that is still pending.
+        let mut per_shard: FxHashMap<usize, (u64, u64)> = FxHashMap::default();
+        for item in &mut items {
+            item.seq = self.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
+            per_shard.entry(item.series.shard).and_modify(|r| r.1 = item.seq).or_insert((item.seq, item.seq));
+        }
+        for (shard, range) in per_shard {
+            self.shards[shard].ranges.lock().push_back(range);
+        }
+        for item in items {
+            let seq = item.seq;
             QueueMetrics::raise(&self.metrics.highest_timestamp_ms, item.t);
             self.metrics.samples_pending.fetch_add(1, Ordering::Relaxed);
-            let shard = &self.shards[item.series.shard];
-            if shard.tx.send(item).await.is_err() {
+            if self.shards[item.series.shard].tx.send(item).await.is_err() {
                 // The shard stopped (shutdown); the sample stays unsent and progress will not pass it.
                 self.metrics.samples_pending.fetch_sub(1, Ordering::Relaxed);
                 return self.enqueued_seq.load(Ordering::Acquire);
             }
-            shard.enqueued.store(seq, Ordering::Release);
             self.enqueued_seq.store(seq, Ordering::Release);
         }
         self.enqueued_seq.load(Ordering::Acquire)
@@ -238,10 +245,15 @@ impl QueueManager {
     pub fn sent_through(&self) -> u64 {
         let mut safe = self.enqueued_seq.load(Ordering::Acquire);
         for s in &self.shards {
-            let enqueued = s.enqueued.load(Ordering::Acquire);
             let done = s.done.load(Ordering::Acquire);
-            if done < enqueued {
-                safe = safe.min(done);
+            let mut ranges = s.ranges.lock();
+            while ranges.front().is_some_and(|r| r.1 <= done) {
+                ranges.pop_front();
+            }
+            if let Some(&(first, _)) = ranges.front() {
+                // Everything of this shard up to `done` is finished; its next pending sample is
+                // after `done` and not before `first`.
+                safe = safe.min(if done >= first { done } else { first - 1 });
             }
         }
         safe

@@ -30,8 +30,8 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use record::{Record, RecordType, RefSample, RefSeries, Tombstone};
 pub use segment::MAX_RECORD_LEN;
-pub use tail::{TailEvent, TailRecord, WalPosition, WalTail};
 use segment::{Frame, FrameReader, FILE_HEADER_LEN};
+pub use tail::{TailEvent, TailRecord, WalPosition, WalTail};
 
 /// Default segment size limit: 128 MiB.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 128 << 20;

@@ -7,7 +7,7 @@
 //! before the position it saved.
 //!
 //! At the live end (the highest segment) a short or not yet checksum-valid frame is taken to be
-//! still in writing: [`WalTail::next`] returns `None` and the same bytes are read again on the next
+//! still in writing: [`WalTail::next_event`] returns `None` and the same bytes are read again on the next
 //! call. Once a newer segment exists, the older one is complete (the writer fsyncs a segment
 //! before it starts the next), so damage found there is skipped with a warning. When the segment
 //! being read (or the next ones) was deleted by a checkpoint, the checkpoint's series are reported
@@ -21,7 +21,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::record::{self, Record, RefSample, RefSeries};
-use super::segment::{self, FrameReader, FILE_HEADER_LEN, FRAME_FULL, FRAME_HEADER_LEN, MAGIC, MAX_RECORD_LEN, VERSION};
+use super::segment::{
+    self, FrameReader, FILE_HEADER_LEN, FRAME_FULL, FRAME_HEADER_LEN, MAGIC, MAX_RECORD_LEN, VERSION,
+};
 use super::{Frame, WalError};
 
 /// A place in the WAL: a segment number and a byte offset in it (at a frame boundary).
@@ -115,7 +117,7 @@ impl WalTail {
     }
 
     /// The next series or samples record, or `None` when nothing complete is there yet.
-    pub fn next(&mut self) -> Result<Option<TailEvent>, WalError> {
+    pub fn next_event(&mut self) -> Result<Option<TailEvent>, WalError> {
         loop {
             if let Some(e) = self.queue.pop_front() {
                 return Ok(Some(e));
@@ -230,7 +232,8 @@ impl WalTail {
     /// No complete, valid frame at the offset: wait at the live end, move on once a newer segment exists.
     fn at_end(&mut self, len: u64, why: &str) -> Result<Step, WalError> {
         let listing = segment::list_dir(&self.dir)?;
-        if !listing.segments.iter().any(|s| s.0 > self.segment) && !listing.checkpoints.iter().any(|c| c.0 >= self.segment)
+        if !listing.segments.iter().any(|s| s.0 > self.segment)
+            && !listing.checkpoints.iter().any(|c| c.0 >= self.segment)
         {
             return Ok(Step::Wait);
         }
@@ -313,7 +316,7 @@ mod tests {
 
     fn drain(t: &mut WalTail) -> (Vec<u64>, Vec<i64>) {
         let (mut s, mut ts) = (Vec::new(), Vec::new());
-        while let Some(e) = t.next().unwrap() {
+        while let Some(e) = t.next_event().unwrap() {
             match e.record {
                 TailRecord::Series(v) => s.extend(v.iter().map(|x| x.r)),
                 TailRecord::Samples(v) => ts.extend(v.iter().map(|x| x.t)),

@@ -1,0 +1,329 @@
+//! `vitals serve` as a process: the default configuration, reload, shutdown, ingest errors,
+//! authentication and TLS.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{http, http_get, wait_until, Vitals};
+use vitals_model::{Matcher, Queryable};
+
+/// Series (as text) and their samples stored under `data` for `name`.
+fn stored(data: &std::path::Path, name: &str) -> Vec<(String, Vec<(i64, f64)>)> {
+    let db = vitals_tsdb::Db::open(data, vitals_tsdb::Options::default()).unwrap();
+    let q = db.querier(i64::MIN, i64::MAX).unwrap();
+    let mut out = Vec::new();
+    for s in q.select(&[Matcher::equal("__name__", name)], None).unwrap() {
+        let mut it = s.iter();
+        let mut v = Vec::new();
+        while let Some(x) = it.next() {
+            v.push((x.t, x.v));
+        }
+        out.push((s.labels().to_string(), v));
+    }
+    out
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+#[test]
+fn default_config_scrapes_itself_and_serves_health_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 1 s interval keeps the test short; the default job is the same except for the interval.
+    let mut v = Vitals::start(dir.path(), None, &[]);
+    let (code, body) = http_get(&format!("{}/-/healthy", v.url())).unwrap();
+    assert_eq!(code, 200, "{body}");
+    wait_until(20, "the self-scrape target is up", || {
+        let (_, body) = http_get(&format!("{}/api/v1/targets", v.url())).unwrap();
+        json(&body)["data"]["activeTargets"][0]["health"] == "up"
+    });
+    let (_, body) = http_get(&format!("{}/api/v1/targets", v.url())).unwrap();
+    let t = &json(&body)["data"]["activeTargets"][0];
+    assert_eq!(t["labels"]["job"], "vitals");
+    assert_eq!(t["scrapeUrl"], format!("{}/metrics", v.url()));
+    assert_eq!(t["scrapeInterval"], "15s");
+
+    let (code, body) = http_get(&format!("{}/health", v.url())).unwrap();
+    assert_eq!(code, 200);
+    let h = json(&body);
+    assert_eq!(h["status"], "ok");
+    assert!(h["components"]["storage"]["free_bytes"].as_u64().unwrap() > 0);
+    assert!(h["uptime_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(h["version"], env!("CARGO_PKG_VERSION"));
+
+    let (_, metrics) = http_get(&format!("{}/metrics", v.url())).unwrap();
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_start_time_seconds",
+        "vitals_http_request_duration_seconds_bucket{handler=\"/metrics\"",
+        "vitals_tsdb_head_series",
+        "vitals_scrape_targets{health=\"up\"} 1",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    let (code, body) = http_get(&format!("{}/api/v1/nope", v.url())).unwrap();
+    assert_eq!(code, 404);
+    assert_eq!(json(&body)["status"], "error");
+
+    assert_eq!(v.stop(), Some(0), "SIGTERM exits 0: {}", v.log_text());
+    assert!(v.log_text().contains("vitals is up"), "one log line says where the API is");
+    let up = stored(&v.dir_data(), "up");
+    assert_eq!(up.len(), 1);
+    assert!(up[0].0.contains("job=\"vitals\""), "{up:?}");
+    assert!(up[0].1.iter().all(|s| s.1 == 1.0));
+    assert!(!stored(&v.dir_data(), "vitals_http_request_duration_seconds_bucket").is_empty());
+}
+
+fn scrape_config(jobs: &[(&str, &str)]) -> String {
+    let mut s = String::from("global: {scrape_interval: 1s, scrape_timeout: 500ms}\nscrape_configs:\n");
+    for (job, target) in jobs {
+        s.push_str(&format!("  - job_name: {job}\n    static_configs: [{{targets: ['{target}']}}]\n"));
+    }
+    s
+}
+
+/// Jobs with an active target, and whether all of them have been scraped successfully.
+fn jobs(v: &Vitals) -> Vec<String> {
+    let (_, body) = http_get(&format!("{}/api/v1/targets", v.url())).unwrap();
+    let mut j: Vec<String> = json(&body)["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["scrapePool"].as_str().unwrap().to_string())
+        .collect();
+    j.sort();
+    j
+}
+
+fn all_up(v: &Vitals) -> bool {
+    let (_, body) = http_get(&format!("{}/api/v1/targets", v.url())).unwrap();
+    json(&body)["data"]["activeTargets"].as_array().unwrap().iter().all(|t| t["health"] == "up")
+}
+
+#[test]
+fn reload_by_sighup_and_http_keeps_data_and_rejects_bad_configs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let me = format!("127.0.0.1:{port}");
+    let mut v = Vitals::start_on(dir.path(), Some(&scrape_config(&[("a", &me)])), &[], port);
+    wait_until(10, "job a scraped", || jobs(&v) == ["a"] && all_up(&v));
+    let cfg = v.config.clone().unwrap();
+
+    // SIGHUP: job b added, a removed.
+    std::fs::write(&cfg, scrape_config(&[("b", &me)])).unwrap();
+    v.signal("HUP");
+    wait_until(10, "job b replaces a after SIGHUP", || jobs(&v) == ["b"] && all_up(&v));
+
+    // POST /-/reload: both.
+    std::fs::write(&cfg, scrape_config(&[("a", &me), ("b", &me)])).unwrap();
+    let (code, body) = http("POST", &format!("{}/-/reload", v.url()), &[], b"").unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(jobs(&v), ["a", "b"]);
+
+    // A bad config is refused with its error, and the old one keeps running.
+    std::fs::write(&cfg, "scrape_configs:\n  - job_name: c\n    scrape_intervl: 1s\n").unwrap();
+    let (code, body) = http("POST", &format!("{}/-/reload", v.url()), &[], b"").unwrap();
+    assert_eq!(code, 500);
+    assert!(body.contains("scrape_intervl") && body.contains("line 3"), "{body}");
+    v.signal("HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(jobs(&v), ["a", "b"]);
+    wait_until(10, "both jobs scraped at least twice", || {
+        let (_, m) = http_get(&format!("{}/metrics", v.url())).unwrap();
+        m.contains("vitals_scrape_targets{health=\"up\"} 2")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(v.stop(), Some(0));
+
+    let up = stored(&v.dir_data(), "up");
+    let find = |job: &str| up.iter().find(|(l, _)| l.contains(&format!("job=\"{job}\""))).map(|(_, s)| s.clone());
+    let a = find("a").expect("job a's up series");
+    let b = find("b").expect("job b's up series");
+    // Job a ran, was removed (staleness marker), and came back: data from both periods is kept.
+    assert!(a.iter().any(|s| s.1.is_nan()), "a stale marker when job a was removed: {a:?}");
+    assert!(a.iter().filter(|s| s.1 == 1.0).count() >= 3, "{a:?}");
+    assert!(b.iter().filter(|s| s.1 == 1.0).count() >= 2, "{b:?}");
+}
+
+#[test]
+fn check_config_names_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yml");
+    std::fs::write(&good, scrape_config(&[("a", "localhost:1")])).unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "global:\n  scrape_interval: 15s\n  bogus_key: 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vitals")).args(["check", "config"]).arg(&good).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS"));
+    let out = Command::new(env!("CARGO_BIN_EXE_vitals")).args(["check", "config"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yml") && err.contains("line 3") && err.contains("bogus_key"), "{err}");
+    // serve refuses to start with it, naming the same problem.
+    let out = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&bad)
+        .arg("--storage.path")
+        .arg(dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus_key"));
+}
+
+fn write_request(series: &[(&str, i64, f64)]) -> Vec<u8> {
+    use prost::Message;
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct WriteRequest {
+        #[prost(message, repeated, tag = "1")]
+        timeseries: Vec<TimeSeries>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct TimeSeries {
+        #[prost(message, repeated, tag = "1")]
+        labels: Vec<Label>,
+        #[prost(message, repeated, tag = "2")]
+        samples: Vec<Sample>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Label {
+        #[prost(string, tag = "1")]
+        name: String,
+        #[prost(string, tag = "2")]
+        value: String,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Sample {
+        #[prost(double, tag = "1")]
+        value: f64,
+        #[prost(int64, tag = "2")]
+        timestamp: i64,
+    }
+    let req = WriteRequest {
+        timeseries: series
+            .iter()
+            .map(|(name, t, v)| TimeSeries {
+                labels: vec![
+                    Label { name: "__name__".into(), value: name.to_string() },
+                    Label { name: "job".into(), value: "rw".into() },
+                ],
+                samples: vec![Sample { value: *v, timestamp: *t }],
+            })
+            .collect(),
+    };
+    snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap()
+}
+
+#[test]
+fn ingest_endpoints_store_after_commit_and_reject_bad_input_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = "limits: {max_compressed_bytes: 4096, max_series_per_request: 5}\n";
+    let mut v = Vitals::start(dir.path(), Some(limits), &[]);
+    let rw = [("Content-Encoding", "snappy"), ("Content-Type", "application/x-protobuf")];
+    let write = format!("{}/api/v1/write", v.url());
+    let (code, body) = http("POST", &write, &rw, &write_request(&[("rw_a", 1000, 1.5), ("rw_b", 1000, 2.0)])).unwrap();
+    assert_eq!(code, 204, "{body}");
+
+    let bad = [
+        (write_request(&[("x", 1, 1.0); 6]), 400, "limit"),
+        (b"garbage that is not snappy".to_vec(), 400, "snappy"),
+        (vec![0u8; 5000], 413, ""),
+    ];
+    for (body, want, text) in bad {
+        let (code, resp) = http("POST", &write, &rw, &body).unwrap();
+        assert_eq!(code, want, "{resp}");
+        if want == 400 {
+            let j = json(&resp);
+            assert_eq!(j["status"], "error");
+            assert_eq!(j["errorType"], "bad_data");
+            assert!(j["error"].as_str().unwrap().contains(text), "{resp}");
+        }
+    }
+
+    let import = format!("{}/api/v1/import/prometheus?extra_label=src=imp", v.url());
+    let (code, body) = http("POST", &import, &[], b"imp_x{a=\"1\"} 3 2000\nimp_x{a=\"1\"} 4 3000\n").unwrap();
+    assert_eq!(code, 204, "{body}");
+    let (code, body) = http("POST", &import, &[], b"imp_y 1\nimp_y{ 2\n").unwrap();
+    assert_eq!(code, 400);
+    assert!(json(&body)["error"].as_str().unwrap().contains("line 2"), "{body}");
+
+    // Acknowledged writes survive a kill -9.
+    v.kill9();
+    assert_eq!(stored(&v.dir_data(), "rw_a"), [("rw_a{job=\"rw\"}".to_string(), vec![(1000, 1.5)])]);
+    assert_eq!(
+        stored(&v.dir_data(), "imp_x"),
+        [("imp_x{a=\"1\", src=\"imp\"}".to_string(), vec![(2000, 3.0), (3000, 4.0)])]
+    );
+    assert!(stored(&v.dir_data(), "imp_y").is_empty(), "a request with a bad line stores nothing");
+    assert!(stored(&v.dir_data(), "x").is_empty());
+}
+
+#[test]
+fn auth_and_tls_protect_the_api() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIPPED: openssl is not installed (needed to make a test certificate)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let st = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    // bcrypt hash of "secret" (cost 4).
+    let hash = "$2b$04$BmY4w..ZwNR9y3w1t6xMGu.6wplFpDPYfVkA/7orbLyA4h.bBAGfK";
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config: {{cert_file: {}, key_file: {}}}\nbasic_auth_users: {{alice: '{hash}'}}\nbearer_tokens: [tok-123]\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let port = common::free_port();
+    // The self-scrape would need credentials; give vitals an empty config.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--web.config.file"])
+        .arg(&web)
+        .arg("--storage.path")
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg({
+            let p = dir.path().join("empty.yml");
+            std::fs::write(&p, "").unwrap();
+            p
+        })
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let curl = |args: &[&str]| -> String {
+        let out = Command::new("curl")
+            .args(["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(args)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let base = format!("https://127.0.0.1:{port}");
+    wait_until(20, "TLS server ready", || curl(&[&format!("{base}/-/ready")]) == "200");
+    assert_eq!(curl(&[&format!("{base}/metrics")]), "401");
+    assert_eq!(curl(&["-u", "alice:wrong", &format!("{base}/metrics")]), "401");
+    assert_eq!(curl(&["-u", "alice:secret", &format!("{base}/metrics")]), "200");
+    assert_eq!(curl(&["-H", "Authorization: Bearer tok-123", &format!("{base}/api/v1/targets")]), "200");
+    assert_eq!(curl(&["-H", "Authorization: Bearer nope", &format!("{base}/api/v1/targets")]), "401");
+    // Plain HTTP on the TLS port gets nothing useful.
+    assert_ne!(curl(&[&format!("http://127.0.0.1:{port}/-/healthy")]), "200");
+    let _ = child.kill();
+    let _ = child.wait();
+}
