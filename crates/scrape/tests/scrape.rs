@@ -198,3 +198,55 @@ fn config_errors_name_the_job_and_key() {
         .to_string();
     assert!(e.contains("relabel_configs[0]"), "{e}");
 }
+
+/// A target answering with a gzip-compressed page holding UTF-8 metric and label names.
+async fn serve_gzip(body: &'static str) -> String {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(body.as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = l.accept().await else { return };
+            let gz = gz.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                // Only clients that accept gzip get it.
+                assert!(req.contains("accept-encoding: gzip"), "{req}");
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    gz.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&gz).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_pages_and_utf8_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let addr = serve_gzip("{\"http.server.requests\", \"service.name\"=\"cart\"} 12\nplain_total 3\n").await;
+    let m = Manager::new(db.clone(), "vitals-test");
+    let j = job(&format!(
+        "job_name: u\nscrape_interval: 200ms\nscrape_timeout: 150ms\nstatic_configs: [{{targets: ['{addr}']}}]\n"
+    ));
+    m.apply(&GlobalConfig::default(), &[j]).unwrap();
+    wait_for(|| m.targets().active_targets.first().is_some_and(|t| t.health != "unknown")).await;
+    assert_eq!(m.targets().active_targets[0].health, "up", "{}", m.targets().active_targets[0].last_error);
+    let got = samples(&db, &[Matcher::equal("__name__", "http.server.requests")]);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].1[0].v, 12.0);
+    let l =
+        db.querier(0, i64::MAX).unwrap().select(&[Matcher::equal("__name__", "http.server.requests")], None).unwrap();
+    assert_eq!(l[0].labels().get("service.name"), Some("cart"));
+    assert_eq!(samples(&db, &[Matcher::equal("__name__", "plain_total")])[0].1[0].v, 3.0);
+    m.shutdown().await;
+}

@@ -173,6 +173,16 @@ fn check_config_names_file_line_and_key() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus_key"));
+    // --agent without a remote_write entry has nowhere to send: refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["serve", "--agent", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&good)
+        .arg("--storage.path")
+        .arg(dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("remote_write"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn write_request(series: &[(&str, i64, f64)]) -> Vec<u8> {
