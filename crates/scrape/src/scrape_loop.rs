@@ -80,6 +80,32 @@ pub struct Metadata {
     pub unit: String,
 }
 
+/// One field of [`Metadata`].
+#[derive(Clone, Copy)]
+enum Field {
+    Help,
+    Kind,
+    Unit,
+}
+
+impl Field {
+    fn get(self, m: &Metadata) -> &str {
+        match self {
+            Field::Help => &m.help,
+            Field::Kind => &m.kind,
+            Field::Unit => &m.unit,
+        }
+    }
+
+    fn get_mut(self, m: &mut Metadata) -> &mut String {
+        match self {
+            Field::Help => &mut m.help,
+            Field::Kind => &mut m.kind,
+            Field::Unit => &mut m.unit,
+        }
+    }
+}
+
 /// What the last scrape of a target did.
 #[derive(Debug, Clone)]
 pub struct TargetStatus {
@@ -134,7 +160,7 @@ struct CacheEntry {
 }
 
 /// The parsed-series cache and staleness state of one target (moved into the blocking pool and back).
-pub(crate) struct Cache {
+pub struct Cache {
     entries: FxHashMap<Box<str>, CacheEntry>,
     iteration: u64,
     metadata: Arc<FxHashMap<String, Metadata>>,
@@ -143,21 +169,32 @@ pub(crate) struct Cache {
 
 /// Counts of one scrape.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct ScrapeStats {
-    scraped: usize,
-    post_relabel: usize,
-    added: usize,
-    rejected: usize,
+pub struct ScrapeStats {
+    /// Samples on the page.
+    pub scraped: usize,
+    /// Samples left after metric relabeling.
+    pub post_relabel: usize,
+    /// Series new to this target's cache.
+    pub added: usize,
+    /// Samples the storage refused (out of order, duplicate, limit) or duplicates on the page.
+    pub rejected: usize,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::new()
+    }
 }
 
 impl Cache {
-    pub(crate) fn new() -> Self {
+    /// An empty cache (a new target).
+    pub fn new() -> Self {
         Cache { entries: FxHashMap::default(), iteration: 0, metadata: Arc::default(), report_refs: [None; 5] }
     }
 
     /// Appends one page and commits. On a parse or limit error nothing of the page is stored,
     /// the previous series are marked stale and the error is returned; `up` is written either way.
-    pub(crate) fn append_page(
+    pub fn append_page(
         &mut self,
         storage: &dyn Appendable,
         job: &JobSettings,
@@ -231,37 +268,22 @@ impl Cache {
         t: i64,
     ) -> Result<ScrapeStats, String> {
         let mut stats = ScrapeStats::default();
-        let mut meta_changed = false;
+        // A copy of the metadata, made only when the page changes something.
         let mut metadata: Option<FxHashMap<String, Metadata>> = None;
         for entry in Parser::new(body, format) {
             let entry = entry.map_err(|e| format!("parsing the page: {e}"))?;
             let (series, value, ts) = match entry {
                 Entry::Sample { series, value, timestamp } => (series, value, timestamp),
                 Entry::Help { name, text } => {
-                    let m = metadata.get_or_insert_with(|| (*self.metadata).clone());
-                    let e = m.entry(name.to_string()).or_default();
-                    if e.help != text {
-                        e.help = text.to_string();
-                        meta_changed = true;
-                    }
+                    self.note_metadata(&mut metadata, name, text, Field::Help);
                     continue;
                 }
                 Entry::Type { name, kind } => {
-                    let m = metadata.get_or_insert_with(|| (*self.metadata).clone());
-                    let e = m.entry(name.to_string()).or_default();
-                    if e.kind != kind {
-                        e.kind = kind.to_string();
-                        meta_changed = true;
-                    }
+                    self.note_metadata(&mut metadata, name, kind, Field::Kind);
                     continue;
                 }
                 Entry::Unit { name, unit } => {
-                    let m = metadata.get_or_insert_with(|| (*self.metadata).clone());
-                    let e = m.entry(name.to_string()).or_default();
-                    if e.unit != unit {
-                        e.unit = unit.to_string();
-                        meta_changed = true;
-                    }
+                    self.note_metadata(&mut metadata, name, unit, Field::Unit);
                     continue;
                 }
             };
@@ -321,12 +343,20 @@ impl Cache {
         if format == Format::OpenMetrics && stats.scraped == 0 && body.is_empty() {
             return Err("empty OpenMetrics page (no # EOF)".into());
         }
-        if meta_changed {
-            if let Some(m) = metadata {
-                self.metadata = Arc::new(m);
-            }
+        if let Some(m) = metadata {
+            self.metadata = Arc::new(m);
         }
         Ok(stats)
+    }
+
+    /// Records one metadata field; copies the map the first time a page changes anything.
+    fn note_metadata(&self, copy: &mut Option<FxHashMap<String, Metadata>>, name: &str, value: &str, field: Field) {
+        let map = copy.as_ref().unwrap_or(&self.metadata);
+        if map.get(name).is_some_and(|m| field.get(m) == value) {
+            return;
+        }
+        let m = copy.get_or_insert_with(|| (*self.metadata).clone());
+        *field.get_mut(m.entry(name.to_string()).or_default()) = value.to_string();
     }
 
     /// Staleness markers for series seen in the previous scrape but not in this one.
