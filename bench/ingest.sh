@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Ingest benchmark: feeds the same synthetic scrape targets to vitals, Prometheus 2.42 and VictoriaMetrics 1.79
-# in one run and prints, for each, samples/s ingested, CPU-seconds per million samples, peak RSS per active series
-# and disk bytes per sample (compressed, persisted), as a markdown table on stdout plus raw numbers as JSON.
+# Ingest benchmark: feeds the same synthetic scrape targets to vitals (`vitals serve`), Prometheus 2.42 and
+# VictoriaMetrics 1.79 in one run and prints, for each, samples/s ingested, CPU-seconds per million samples, peak RSS
+# per active series and disk bytes per sample (compressed, persisted), plus remote_write receive throughput
+# (samples/s and samples per receiver CPU-second, load from `rw-load`), as a markdown table on stdout plus raw
+# numbers as JSON.
 #
 # Environment (defaults in brackets):
 #   SERIES [100000]            active series in the live phase (split into targets of SERIES_PER_TARGET)
@@ -11,7 +13,12 @@
 #   DISK_HOURS [6]             hours of backfill for the disk phase
 #   DISK_TARGETS [1]           targets (of SERIES_PER_TARGET series) in the disk phase
 #   SYSTEMS ["vitals prometheus victoriametrics"]   which systems to run
-#   PHASES ["live disk"]       which phases to run
+#   PHASES ["live disk rw"]    which phases to run
+#   VITALS_LIVE [serve]        live phase driver for vitals: serve (`vitals serve` scrapes) or ingest (the older
+#                              `vitals-ingest scrape`, storage engine plus a minimal scraper, for comparison)
+#   RW_SERIES [SERIES]         series sent in the remote_write phase
+#   RW_CONCURRENCY [4]         concurrent keep-alive connections of rw-load
+#   RW_DURATION [DURATION], RW_WARMUP [WARMUP]   measured / warm-up seconds per receiver in the rw phase
 #   OUT_JSON [bench/results/ingest-<utc time>.json] where the raw numbers go
 #   BIN_DIR                    use the binaries there instead of running cargo build
 #   KEEP_WORK [0]              1 keeps the temporary directory (data dirs, logs) for inspection
@@ -26,7 +33,12 @@ WARMUP=${WARMUP:-30}
 DISK_HOURS=${DISK_HOURS:-6}
 DISK_TARGETS=${DISK_TARGETS:-1}
 SYSTEMS=${SYSTEMS:-"vitals prometheus victoriametrics"}
-PHASES=${PHASES:-"live disk"}
+PHASES=${PHASES:-"live disk rw"}
+VITALS_LIVE=${VITALS_LIVE:-serve}
+RW_SERIES=${RW_SERIES:-$SERIES}
+RW_CONCURRENCY=${RW_CONCURRENCY:-4}
+RW_DURATION=${RW_DURATION:-$DURATION}
+RW_WARMUP=${RW_WARMUP:-$WARMUP}
 OUT_JSON=${OUT_JSON:-$ROOT/bench/results/ingest-$(date -u +%Y%m%dT%H%M%SZ).json}
 KEEP_WORK=${KEEP_WORK:-0}
 PROMETHEUS=${PROMETHEUS:-prometheus}
@@ -148,18 +160,28 @@ declare -A R # results: R[system.metric]
 # ---------------------------------------------------------------------------------------------------------------
 # Build
 if [[ -z ${BIN_DIR:-} ]]; then
-	log "building bench tools and vitals-ingest (cargo build --release -p vitals-bench)"
-	(cd "$ROOT" && cargo build --release -p vitals-bench) >&2
+	log "building vitals and the bench tools (cargo build --release -p vitals -p vitals-bench)"
+	(cd "$ROOT" && cargo build --release -p vitals -p vitals-bench) >&2
 	BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/release
 fi
 for b in synth-target synth-gen; do
 	[[ -x $BIN_DIR/$b ]] || die "$BIN_DIR/$b missing"
 done
+VITALS=${VITALS:-$BIN_DIR/vitals}
 VITALS_INGEST=$BIN_DIR/vitals-ingest
-if has "$SYSTEMS" vitals && [[ ! -x $VITALS_INGEST ]]; then
-	log "SKIP vitals: $VITALS_INGEST does not exist yet (bin 'vitals-ingest' of crate vitals-bench)"
-	SYSTEMS=${SYSTEMS//vitals/}
-	VITALS_SKIPPED=1
+RW_LOAD=$BIN_DIR/rw-load
+if has "$SYSTEMS" vitals; then
+	for b in "$VITALS" "$VITALS_INGEST"; do
+		if [[ ! -x $b ]]; then
+			log "SKIP vitals: $b does not exist"
+			SYSTEMS=${SYSTEMS//vitals/}
+			VITALS_SKIPPED=1
+			break
+		fi
+	done
+fi
+if has "$PHASES" rw; then
+	[[ -x $RW_LOAD ]] || die "$RW_LOAD missing (bin 'rw-load' of crate vitals-bench)"
 fi
 if has "$SYSTEMS" prometheus; then
 	command -v "$PROMETHEUS" >/dev/null || die "prometheus not found (apt-get install -y prometheus)"
@@ -212,10 +234,14 @@ record_live() {
 
 # check_up NAME API_URL: every target must be up in the system's own `up` series.
 check_up() {
-	local up
-	up=$(query_scalar "$2" 'count(up == 1)')
-	log "$1: ${up:-0} of $TARGETS targets up"
-	[[ ${up:-0} == "$TARGETS" ]] || die "$1: only ${up:-0} of $TARGETS targets are up"
+	check_up_count "$1" "$(query_scalar "$2" 'count(up == 1)')"
+}
+
+# check_up_count NAME UP: fails unless UP is the number of targets.
+check_up_count() {
+	local up=${2:-0}
+	log "$1: $up of $TARGETS targets up"
+	[[ $up == "$TARGETS" ]] || die "$1: only $up of $TARGETS targets are up"
 }
 
 live_prometheus() {
@@ -247,7 +273,42 @@ live_victoriametrics() {
 	stop "$pid"
 }
 
+# vitals has no PromQL API yet: targets up from /api/v1/targets (Prometheus' JSON), cross-checked with the
+# gauge vitals_scrape_targets{health="up"} on /metrics.
+live_vitals_serve() {
+	local dir=$WORK/live-vitals port pid url up gauge
+	mkdir -p "$dir"
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	"$VITALS" serve --config "$WORK/scrape.yml" --storage.path "$dir/data" --listen "127.0.0.1:$port" \
+		>"$dir/log" 2>&1 &
+	pid=$!
+	track "$pid"
+	wait_http "$url/-/ready" 60 "$pid"
+	measure_window vitals "$pid" "$url/metrics" vitals_tsdb_samples_appended_total
+	up=$(curl -sf "$url/api/v1/targets?state=active" | grep -o '"health": *"up"' | wc -l)
+	gauge=$(metric_sum "$url/metrics" vitals_scrape_targets 'health="up"')
+	[[ $up == "$gauge" ]] || log "vitals: /api/v1/targets says $up up, vitals_scrape_targets{health=\"up\"} $gauge"
+	check_up_count vitals "$up"
+	R[vitals.head_series]=$(metric_sum "$url/metrics" vitals_tsdb_head_series)
+	R[vitals.scrape_driver]='"serve"'
+	if grep -qE ' (WARN|ERROR) ' "$dir/log"; then
+		log "vitals: warnings/errors in its log:"
+		grep -E ' (WARN|ERROR) ' "$dir/log" | head -5 >&2
+	fi
+	stop "$pid"
+}
+
 live_vitals() {
+	case $VITALS_LIVE in
+	serve) live_vitals_serve ;;
+	ingest) live_vitals_ingest ;;
+	*) die "VITALS_LIVE=$VITALS_LIVE: use serve or ingest" ;;
+	esac
+}
+
+# The older driver: vitals-ingest scrape (storage engine plus a minimal scraper; no HTTP server).
+live_vitals_ingest() {
 	local dir=$WORK/live-vitals pid c0='' v0='' t0='' c1='' t1='' rss='' vstart run=$((WARMUP + DURATION))
 	mkdir -p "$dir"
 	vstart=$(served_samples)
@@ -281,6 +342,7 @@ live_vitals() {
 	warm=$((v0 - vstart))
 	record_live vitals "$(calc "$t1 - $t0")" "$((total - warm))" "$(calc "($c1 - $c0) / $CLK_TCK")" "$rss" \
 		"$(($(served_samples) - v0))"
+	R[vitals.scrape_driver]='"vitals-ingest"'
 }
 
 if has "$PHASES" live; then
@@ -418,6 +480,121 @@ if has "$PHASES" disk; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
+# remote_write receive phase: rw-load sends the synth-target series mix as remote_write 1.0 requests (2000 samples
+# each, RW_CONCURRENCY keep-alive connections, every series' timestamps increasing) to each receiver alone; the
+# script measures the receiver's own counter and its CPU (/proc/PID/stat) over the window after the warm-up, then
+# checks that the receiver stored what rw-load saw acknowledged.
+
+# rw_measure NAME PID WRITE_URL METRICS_URL METRIC [LABEL_REGEX]
+rw_measure() {
+	local name=$1 pid=$2 write_url=$3 url=$4 metric=$5 extra=${6:-} dir=$WORK/rw-$1 lpid
+	local c0 s0 t0 l0 c1 s1 t1 l1 total acked failed failed_samples
+	"$RW_LOAD" --url "$write_url" --series "$RW_SERIES" --series-per-target "$SERIES_PER_TARGET" \
+		--concurrency "$RW_CONCURRENCY" --duration "$((RW_WARMUP + RW_DURATION + 3))s" >"$dir/load.out" \
+		2>"$dir/load.log" &
+	lpid=$!
+	track "$lpid"
+	for _ in $(seq 600); do
+		grep -q '^rw-load: sending' "$dir/load.log" && break
+		kill -0 "$lpid" 2>/dev/null || die "rw-load exited: $(cat "$dir/load.log")"
+		sleep 0.1
+	done
+	log "$name: remote_write warm-up ${RW_WARMUP}s ($(sed -n 's/^rw-load: //p' "$dir/load.log" | head -1))"
+	nap "$RW_WARMUP"
+	kill -0 "$pid" 2>/dev/null || die "$name exited during the remote_write warm-up: $(tail -3 "$WORK/rw-$name/log")"
+	c0=$(cpu_ticks "$pid") l0=$(cpu_ticks "$lpid") s0=$(metric_sum "$url" "$metric" "$extra") t0=$(now)
+	log "$name: measuring ${RW_DURATION}s"
+	nap "$RW_DURATION"
+	c1=$(cpu_ticks "$pid") l1=$(cpu_ticks "$lpid") s1=$(metric_sum "$url" "$metric" "$extra") t1=$(now)
+	kill -0 "$lpid" 2>/dev/null || die "rw-load ended before the measured window did"
+	local rc=0
+	wait "$lpid" || rc=$?
+	stop "$lpid"
+	((rc == 0)) || die "rw-load exited with $rc: $(tail -3 "$dir/load.log")"
+	acked=$(json_field "$dir/load.out" samples)
+	failed=$(json_field "$dir/load.out" failed)
+	failed_samples=$(json_field "$dir/load.out" failed_samples)
+	[[ -n $acked ]] || die "rw-load printed no {\"samples\": N} line: $(cat "$dir/load.out")"
+	total=$(metric_sum "$url" "$metric" "$extra")
+	local samples=$((s1 - s0)) elapsed cpu
+	elapsed=$(calc "$t1 - $t0")
+	cpu=$(calc "($c1 - $c0) / $CLK_TCK")
+	log "$name: $samples samples in ${elapsed}s, receiver cpu ${cpu}s, rw-load cpu $(calc "($l1 - $l0) / $CLK_TCK")s;" \
+		"whole run: $acked acknowledged, $total stored, $failed failed request(s) ($failed_samples samples)"
+	if ((failed > 0)); then
+		log "$name: first failures seen by rw-load:"
+		grep 'request failed' "$dir/load.log" | head -3 >&2
+	fi
+	((samples > 0)) || die "$name received nothing in the window"
+	# A receiver must store every acknowledged sample, and nothing beyond the failed requests' samples.
+	((total >= acked && total <= acked + failed_samples)) ||
+		die "$name stored $total samples but acknowledged $acked (+ $failed_samples in failed requests)"
+	R[$name.rw_seconds]=$elapsed
+	R[$name.rw_samples]=$samples
+	R[$name.rw_cpu_seconds]=$cpu
+	R[$name.rw_client_cpu_seconds]=$(calc "($l1 - $l0) / $CLK_TCK")
+	R[$name.rw_acked_samples]=$acked
+	R[$name.rw_stored_samples]=$total
+	R[$name.rw_failed_requests]=$failed
+	R[$name.rw_requests]=$(json_field "$dir/load.out" requests)
+	R[$name.rw_compressed_bytes]=$(json_field "$dir/load.out" bytes)
+	R[$name.rw_peak_rss_bytes]=$(hwm_bytes "$pid")
+	R[$name.rw_samples_per_second]=$(calc "$samples / $elapsed")
+	R[$name.rw_samples_per_cpu_second]=$(calc "$samples / $cpu")
+}
+
+rw_vitals() {
+	local dir=$WORK/rw-vitals port pid url
+	mkdir -p "$dir"
+	: >"$dir/empty.yml"
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	"$VITALS" serve --config "$dir/empty.yml" --storage.path "$dir/data" --listen "127.0.0.1:$port" >"$dir/log" 2>&1 &
+	pid=$!
+	track "$pid"
+	wait_http "$url/-/ready" 60 "$pid"
+	rw_measure vitals "$pid" "$url/api/v1/write" "$url/metrics" vitals_tsdb_samples_appended_total
+	if grep -qE ' (WARN|ERROR) ' "$dir/log"; then
+		log "vitals: warnings/errors in its log:"
+		grep -E ' (WARN|ERROR) ' "$dir/log" | head -5 >&2
+	fi
+	stop "$pid"
+}
+
+rw_prometheus() {
+	local dir=$WORK/rw-prometheus port pid url
+	mkdir -p "$dir"
+	: >"$dir/empty.yml"
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	"$PROMETHEUS" --config.file="$dir/empty.yml" --storage.tsdb.path="$dir/data" --web.listen-address="127.0.0.1:$port" \
+		--web.enable-remote-write-receiver --log.level=warn >"$dir/log" 2>&1 &
+	pid=$!
+	track "$pid"
+	wait_http "$url/-/ready" 60 "$pid"
+	rw_measure prometheus "$pid" "$url/api/v1/write" "$url/metrics" prometheus_tsdb_head_samples_appended_total
+	stop "$pid"
+}
+
+rw_victoriametrics() {
+	local dir=$WORK/rw-victoriametrics port pid url
+	mkdir -p "$dir"
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	"$VICTORIA_METRICS" -storageDataPath="$dir/data" -httpListenAddr="127.0.0.1:$port" -retentionPeriod=100y \
+		-loggerLevel=WARN >"$dir/log" 2>&1 &
+	pid=$!
+	track "$pid"
+	wait_http "$url/health" 60 "$pid"
+	rw_measure victoriametrics "$pid" "$url/api/v1/write" "$url/metrics" vm_rows_inserted_total 'type="promremotewrite"'
+	stop "$pid"
+}
+
+if has "$PHASES" rw; then
+	for s in $SYSTEMS; do "rw_$s"; done
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
 # Report
 get() { echo "${R[$1.$2]:-}"; }
 fmt() { if [[ -z $1 ]]; then echo "n/a"; else awk -v v="$1" -v d="$2" 'BEGIN { printf "%.*f", d, v }'; fi; }
@@ -436,6 +613,8 @@ mkdir -p "$(dirname "$OUT_JSON")"
 		"${SERIES_TOTAL:-null}" "$TARGETS" "$INTERVAL" "$DURATION" "$WARMUP"
 	printf '  "disk_hours": %s, "disk_targets": %s, "disk_samples": %s,\n' \
 		"$DISK_HOURS" "$DISK_TARGETS" "${DISK_SAMPLES:-null}"
+	printf '  "rw_series": %s, "rw_concurrency": %s, "rw_duration_seconds": %s, "rw_warmup_seconds": %s,\n' \
+		"$RW_SERIES" "$RW_CONCURRENCY" "$RW_DURATION" "$RW_WARMUP"
 	printf '  "systems": {'
 	sep=''
 	for s in vitals prometheus victoriametrics; do
@@ -457,7 +636,10 @@ live+=" ${DURATION}s measured after ${WARMUP}s warm-up"
 has "$PHASES" live || live="live phase not run"
 disk="${DISK_HOURS}h x ${DISK_TARGETS} target(s) = ${DISK_SAMPLES:-?} samples"
 has "$PHASES" disk || disk="not run"
-echo "### Ingest: $live; disk: $disk"
+rw="${RW_SERIES} series, $RW_CONCURRENCY connections, 2000 samples per request, ${RW_DURATION}s measured after"
+rw+=" ${RW_WARMUP}s warm-up"
+has "$PHASES" rw || rw="not run"
+echo "### Ingest: $live; disk: $disk; remote_write: $rw"
 echo
 echo "| figure | vitals | Prometheus 2.42 | VictoriaMetrics 1.79 | vitals/Prometheus | vitals/VictoriaMetrics |"
 echo "|---|---:|---:|---:|---:|---:|"
@@ -465,7 +647,11 @@ row "samples/s ingested" samples_per_second 0
 row "CPU-s per million samples" cpu_seconds_per_million_samples 3
 row "peak RSS per active series (bytes)" rss_bytes_per_series 0
 row "disk bytes per sample" disk_bytes_per_sample 3
+if has "$PHASES" rw; then
+	row "remote_write samples/s received" rw_samples_per_second 0
+	row "remote_write samples per receiver CPU-second" rw_samples_per_cpu_second 0
+fi
 if [[ -n ${VITALS_SKIPPED:-} ]]; then
 	echo
-	echo "vitals skipped: vitals-ingest not built yet."
+	echo "vitals skipped: vitals or vitals-ingest not built."
 fi

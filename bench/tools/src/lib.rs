@@ -760,6 +760,22 @@ impl Page {
         b.page
     }
 
+    /// The series of `i` as on the page: `name` or `name{label="value",...}` (no escapes needed).
+    pub fn series_text(&self, i: usize) -> &str {
+        self.series[i].prefix.trim_end()
+    }
+
+    /// The float value of series `i` for its entry `v` of the values from [`Page::init`] / [`Page::advance`]
+    /// (the same number the page renders).
+    pub fn value_f64(&self, i: usize, v: i64) -> f64 {
+        match self.series[i].model {
+            Model::Counter { dec, .. } | Model::Walk { dec, .. } | Model::Const { dec } | Model::GroupFixed { dec } => {
+                v as f64 / 10f64.powi(i32::from(dec))
+            }
+            _ => f64::from_bits(v as u64),
+        }
+    }
+
     /// Number of series on the page.
     pub fn len(&self) -> usize {
         self.series.len()

@@ -558,7 +558,7 @@ pub(crate) async fn run(
         let page = fetch(&job, &target.url).await;
         let took = clock.elapsed();
         let (j, s, labels) = (job.clone(), storage.clone(), target.labels.clone());
-        let mut c = cache.take().unwrap_or_else(Cache::new);
+        let mut c = cache.take().unwrap_or_default();
         let joined = tokio::task::spawn_blocking(move || {
             let page_ref = page.as_ref().map(|(b, f)| (b.as_str(), *f)).map_err(|e| e.clone());
             let res = c.append_page(s.as_ref(), &j, &labels, page_ref, t, took);
