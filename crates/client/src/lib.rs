@@ -56,6 +56,20 @@ impl Serialize for Secret {
     }
 }
 
+/// A URL fit for logs and metrics: a password in its user part is replaced by `<secret>`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            format!("{scheme}://{user}:<secret>@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
 /// `basic_auth:` — a user name and a password (inline or from a file).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -231,6 +245,13 @@ mod tests {
         assert_eq!(b.password.as_ref().unwrap().expose(), "hunter2");
         assert!(!format!("{b:?}").contains("hunter2"));
         assert!(!serde_norway::to_string(&b).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        assert_eq!(redact_url("http://u:pw@h:1/p?q=1"), "http://u:<secret>@h:1/p?q=1");
+        assert_eq!(redact_url("https://h/p@x"), "https://h/p@x");
+        assert_eq!(redact_url("no-scheme"), "no-scheme");
     }
 
     #[test]

@@ -51,7 +51,7 @@ impl Forwarders {
             };
             match RemoteWriteTask::start(rw, data, opts) {
                 Ok(task) => {
-                    tracing::info!(remote = %name, url = %rw.url, "remote_write started");
+                    tracing::info!(remote = %name, url = %vitals_client::redact_url(&rw.url), "remote_write started");
                     running.insert(name, (rw.clone(), external.clone(), task));
                 }
                 Err(e) => {

@@ -276,7 +276,7 @@ impl QueueManager {
 
     /// Appends this queue's metrics in Prometheus text format.
     pub fn render_metrics(&self, out: &mut String) {
-        self.metrics.render(&self.name, &self.url, out);
+        self.metrics.render(&self.name, &vitals_client::redact_url(&self.url), out);
     }
 
     /// Sends what is queued and stops the shards; after `flush_deadline` whatever is still
