@@ -274,21 +274,22 @@ fn ingest_endpoints_store_after_commit_and_reject_bad_input_with_json() {
 
 #[test]
 fn auth_and_tls_protect_the_api() {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("SKIPPED: openssl is not installed (needed to make a test certificate)");
+    if !common::have_peer("openssl") || !common::have_peer("curl") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let st = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let (cert, key, ca) = (dir.path().join("cert.pem"), dir.path().join("key.pem"), dir.path().join("ca.pem"));
+    let ext = dir.path().join("leaf.ext");
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    let d = dir.path().display().to_string();
+    let openssl = |args: &str| {
+        let out = Command::new("sh").arg("-c").arg(format!("cd {d} && openssl {args}")).output().unwrap();
+        assert!(out.status.success(), "openssl {args}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    // A test CA and a server certificate it signed.
+    openssl("req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=vitals-test-ca -keyout ca.key -out ca.pem");
+    openssl("req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out leaf.csr");
+    openssl("x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile leaf.ext -out cert.pem");
     // bcrypt hash of "secret" (cost 4).
     let hash = "$2b$04$BmY4w..ZwNR9y3w1t6xMGu.6wplFpDPYfVkA/7orbLyA4h.bBAGfK";
     let web = dir.path().join("web.yml");
@@ -302,21 +303,27 @@ fn auth_and_tls_protect_the_api() {
     )
     .unwrap();
     let port = common::free_port();
-    // The self-scrape would need credentials; give vitals an empty config.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vitals"))
+    // vitals scrapes itself over TLS (trusting the test CA) with a bearer token.
+    let cfg = format!(
+        "scrape_configs:\n  - job_name: self\n    scrape_interval: 1s\n    scheme: https\n    tls_config: {{ca_file: {}}}\n    authorization: {{credentials: tok-123}}\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n",
+        ca.display()
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_vitals"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--web.config.file"])
         .arg(&web)
         .arg("--storage.path")
         .arg(dir.path().join("data"))
         .arg("--config")
         .arg({
-            let p = dir.path().join("empty.yml");
-            std::fs::write(&p, "").unwrap();
+            let p = dir.path().join("vitals.yml");
+            std::fs::write(&p, &cfg).unwrap();
             p
         })
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let _guard = KillOnDrop(child);
     let curl = |args: &[&str]| -> String {
         let out = Command::new("curl")
             .args(["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}"])
@@ -332,8 +339,23 @@ fn auth_and_tls_protect_the_api() {
     assert_eq!(curl(&["-u", "alice:secret", &format!("{base}/metrics")]), "200");
     assert_eq!(curl(&["-H", "Authorization: Bearer tok-123", &format!("{base}/api/v1/targets")]), "200");
     assert_eq!(curl(&["-H", "Authorization: Bearer nope", &format!("{base}/api/v1/targets")]), "401");
+    wait_until(20, "the https self-scrape with a bearer token is up", || {
+        let out = Command::new("curl")
+            .args(["-s", "-k", "-H", "Authorization: Bearer tok-123", &format!("{base}/api/v1/targets")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("\"health\":\"up\"")
+    });
     // Plain HTTP on the TLS port gets nothing useful.
     assert_ne!(curl(&[&format!("http://127.0.0.1:{port}/-/healthy")]), "200");
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Kills a child process when the test ends, passing or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

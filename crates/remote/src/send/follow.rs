@@ -115,40 +115,29 @@ struct Follower {
 impl Follower {
     async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<(), RemoteError> {
         let mut last_persist = Instant::now();
+        let mut drain_until: Option<tokio::time::Instant> = None;
         let result = loop {
-            if *stop.borrow() {
+            if drain_until.is_none() && *stop.borrow() {
+                // Stopping: what was committed before the stop is still read and queued (for at
+                // most the flush deadline), so a clean shutdown leaves nothing behind unsent.
+                drain_until = Some(tokio::time::Instant::now() + self.opts.flush_deadline);
+            }
+            let read = match drain_until {
+                None => self.read_batch().await,
+                Some(deadline) => match tokio::time::timeout_at(deadline, self.read_batch()).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::warn!(remote = %self.queue.name(), "stopping before the WAL was read to its end (flush deadline)");
+                        break Ok(());
+                    }
+                },
+            };
+            let read = match read {
+                Ok(n) => n,
+                Err(e) => break Err(e),
+            };
+            if drain_until.is_some() && read == 0 {
                 break Ok(());
-            }
-            let mut read = 0;
-            let mut failed = None;
-            while read < 1000 && !*stop.borrow() {
-                match self.tail.next_event() {
-                    Ok(Some(ev)) => {
-                        read += 1;
-                        let seq = match ev.record {
-                            TailRecord::Series(s) => {
-                                self.queue.store_series(s.into_iter().map(|s| (s.r, s.labels)));
-                                self.queue.append(std::iter::empty()).await
-                            }
-                            TailRecord::Samples(s) => {
-                                let min_t = self.min_t;
-                                self.queue.append(s.into_iter().filter(|s| s.t >= min_t).map(|s| (s.r, s.t, s.v))).await
-                            }
-                        };
-                        match self.marks.back_mut() {
-                            Some(last) if last.0 == seq => last.1 = ev.position,
-                            _ => self.marks.push_back((seq, ev.position)),
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        failed = Some(RemoteError::Wal(e.to_string()));
-                        break;
-                    }
-                }
-            }
-            if let Some(e) = failed {
-                break Err(e);
             }
             if last_persist.elapsed() >= self.opts.persist_interval {
                 self.persist()?;
@@ -164,6 +153,35 @@ impl Follower {
         self.queue.stop(self.opts.flush_deadline).await;
         self.persist()?;
         result
+    }
+
+    /// Reads and queues up to 1000 WAL records; returns how many were read (0: caught up).
+    async fn read_batch(&mut self) -> Result<usize, RemoteError> {
+        let mut read = 0;
+        while read < 1000 {
+            match self.tail.next_event() {
+                Ok(Some(ev)) => {
+                    read += 1;
+                    let seq = match ev.record {
+                        TailRecord::Series(s) => {
+                            self.queue.store_series(s.into_iter().map(|s| (s.r, s.labels)));
+                            self.queue.append(std::iter::empty()).await
+                        }
+                        TailRecord::Samples(s) => {
+                            let min_t = self.min_t;
+                            self.queue.append(s.into_iter().filter(|s| s.t >= min_t).map(|s| (s.r, s.t, s.v))).await
+                        }
+                    };
+                    match self.marks.back_mut() {
+                        Some(last) if last.0 == seq => last.1 = ev.position,
+                        _ => self.marks.push_back((seq, ev.position)),
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return Err(RemoteError::Wal(e.to_string())),
+            }
+        }
+        Ok(read)
     }
 
     /// Saves the position after the last record whose samples were all sent, if it moved.
