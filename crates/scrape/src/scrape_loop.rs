@@ -161,6 +161,8 @@ struct CacheEntry {
 
 /// The parsed-series cache and staleness state of one target (moved into the blocking pool and back).
 pub struct Cache {
+    /// Kept between scrapes so its buffers are reused.
+    app: Option<Box<dyn Appender>>,
     entries: FxHashMap<Box<str>, CacheEntry>,
     iteration: u64,
     metadata: Arc<FxHashMap<String, Metadata>>,
@@ -189,7 +191,13 @@ impl Default for Cache {
 impl Cache {
     /// An empty cache (a new target).
     pub fn new() -> Self {
-        Cache { entries: FxHashMap::default(), iteration: 0, metadata: Arc::default(), report_refs: [None; 5] }
+        Cache {
+            app: None,
+            entries: FxHashMap::default(),
+            iteration: 0,
+            metadata: Arc::default(),
+            report_refs: [None; 5],
+        }
     }
 
     /// Appends one page and commits. On a parse or limit error nothing of the page is stored,
@@ -204,14 +212,30 @@ impl Cache {
         took: Duration,
     ) -> Result<ScrapeStats, String> {
         self.iteration += 1;
-        let mut app = storage.appender();
+        let mut app = self.app.take().unwrap_or_else(|| storage.appender());
+        // Nothing is left over from a scrape that failed half way, but make sure of it.
+        let _ = app.rollback();
+        let result = self.append_with(app.as_mut(), job, target, page, t, took);
+        self.app = Some(app);
+        result
+    }
+
+    fn append_with(
+        &mut self,
+        app: &mut dyn Appender,
+        job: &JobSettings,
+        target: &Labels,
+        page: Result<(&str, Format), String>,
+        t: i64,
+        took: Duration,
+    ) -> Result<ScrapeStats, String> {
         let result = match page {
-            Ok((body, format)) => self.append_samples(app.as_mut(), job, target, body, format, t),
+            Ok((body, format)) => self.append_samples(&mut *app, job, target, body, format, t),
             Err(e) => Err(e),
         };
         let stats = match &result {
             Ok(stats) => {
-                self.mark_disappeared(app.as_mut(), t).map_err(|e| e.to_string())?;
+                self.mark_disappeared(&mut *app, t).map_err(|e| e.to_string())?;
                 *stats
             }
             Err(_) => {
@@ -220,7 +244,7 @@ impl Cache {
                 for e in self.entries.values_mut() {
                     if e.seen + 1 == self.iteration && !e.explicit_ts {
                         if let (Some(l), Some(r)) = (&e.labels, e.sref) {
-                            append_ref_or_labels(app.as_mut(), r, l, t, STALE_NAN).map_err(|e| e.to_string())?;
+                            append_ref_or_labels(&mut *app, r, l, t, STALE_NAN).map_err(|e| e.to_string())?;
                         }
                     }
                 }
@@ -229,7 +253,7 @@ impl Cache {
             }
         };
         let up = if result.is_ok() { 1.0 } else { 0.0 };
-        self.append_report(app.as_mut(), target, t, up, took, stats).map_err(|e| e.to_string())?;
+        self.append_report(&mut *app, target, t, up, took, stats).map_err(|e| e.to_string())?;
         app.commit().map_err(|e| format!("storing the scrape: {e}"))?;
         result
     }
@@ -486,8 +510,10 @@ fn series_labels(job: &JobSettings, target: &Labels, series: &str) -> Result<Opt
     Ok(Some(labels))
 }
 
-/// Fetches one page: `(body, format)` or an error text.
-pub(crate) async fn fetch(job: &JobSettings, url: &str) -> Result<(String, Format), String> {
+/// Fetches one page into `body` (cleared first; its capacity is reused from scrape to scrape) and
+/// returns its format, or an error text.
+pub(crate) async fn fetch(job: &JobSettings, url: &str, body: &mut Vec<u8>) -> Result<Format, String> {
+    body.clear();
     let req = job
         .client
         .get(url)
@@ -506,16 +532,14 @@ pub(crate) async fn fetch(job: &JobSettings, url: &str) -> Result<(String, Forma
         .map(content_type_format)
         .unwrap_or_default();
     let limit = job.body_size_limit;
-    let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0).min(64 << 20) as usize);
+    body.reserve(resp.content_length().unwrap_or(0).min(64 << 20) as usize);
     while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
         body.extend_from_slice(&chunk);
         if limit > 0 && body.len() as u64 > limit {
             return Err(format!("body size limit exceeded: more than {limit} bytes"));
         }
     }
-    let body = String::from_utf8(body)
-        .map_err(|e| format!("the page is not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))?;
-    Ok((body, format))
+    Ok(format)
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -547,6 +571,7 @@ pub(crate) async fn run(
     let mut ticker = tokio::time::interval_at(first, interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut cache = Some(Cache::new());
+    let mut body: Vec<u8> = Vec::new();
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -555,19 +580,32 @@ pub(crate) async fn run(
         let started = SystemTime::now();
         let t = unix_ms(started);
         let clock = Instant::now();
-        let page = fetch(&job, &target.url).await;
+        let mut buf = std::mem::take(&mut body);
+        let format = fetch(&job, &target.url, &mut buf).await;
         let took = clock.elapsed();
         let (j, s, labels) = (job.clone(), storage.clone(), target.labels.clone());
         let mut c = cache.take().unwrap_or_default();
-        let joined = tokio::task::spawn_blocking(move || {
-            let page_ref = page.as_ref().map(|(b, f)| (b.as_str(), *f)).map_err(|e| e.clone());
-            let res = c.append_page(s.as_ref(), &j, &labels, page_ref, t, took);
-            (c, res)
-        })
-        .await;
+        // Parsing and appending run on this worker thread (its caches hold the page just read);
+        // `block_in_place` lets the runtime move other tasks away meanwhile.
+        let joined: Result<_, std::convert::Infallible> = tokio::task::block_in_place(move || {
+            let page = match format {
+                Ok(f) => std::str::from_utf8(&buf)
+                    .map(|text| (text, f))
+                    .map_err(|e| format!("the page is not valid UTF-8 (at byte {})", e.valid_up_to())),
+                Err(e) => Err(e),
+            };
+            let res = c.append_page(s.as_ref(), &j, &labels, page, t, took);
+            Ok((c, res, buf))
+        });
         let (c, res) = match joined {
-            Ok(v) => v,
-            Err(e) => (Cache::new(), Err(format!("scrape task failed: {e}"))),
+            Ok((c, res, buf)) => {
+                // Keep the buffer for the next scrape unless one huge page would pin its memory.
+                if buf.capacity() <= 16 << 20 {
+                    body = buf;
+                }
+                (c, res)
+            }
+            Err(never) => match never {},
         };
         let mut st = status.lock();
         st.last_scrape = Some(started);
