@@ -599,8 +599,9 @@ pub(crate) async fn run(
         });
         let (c, res) = match joined {
             Ok((c, res, buf)) => {
-                // Keep the buffer for the next scrape unless one huge page would pin its memory.
-                if buf.capacity() <= 16 << 20 {
+                // Keep a small page's buffer for the next scrape; a large one is freed so idle
+                // targets do not pin their page's memory (it is what RSS per series is made of).
+                if buf.capacity() <= 64 << 10 {
                     body = buf;
                 }
                 (c, res)
