@@ -14,8 +14,9 @@ pub mod receive;
 pub mod send;
 #[cfg(test)]
 mod testutil;
+pub mod wire;
 
 pub use error::RemoteError;
 pub use otlp::{append_otlp, decode_otlp, OtlpOptions, TranslationStrategy};
-pub use receive::{append_write_request, decode_write_request, IngestLimits, IngestStats};
+pub use receive::{append_write_request, decode_write_request, ingest_write, IngestLimits, IngestStats};
 pub use send::{FollowOptions, QueueConfig, QueueManager, QueueOptions, RemoteWriteConfig, RemoteWriteTask};

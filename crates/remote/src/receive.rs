@@ -127,6 +127,85 @@ pub fn append_write_request(
     batch.finish(stats)
 }
 
+// The decompression buffer of each receiving thread, so a request does not allocate (and zero)
+// its decompressed size again.
+thread_local! {
+    static DECOMPRESSED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer larger than this is freed after the request instead of kept for the next one.
+const KEEP_BUFFER_BYTES: usize = 8 << 20;
+
+/// Receives a remote_write 1.0 body: decompresses it, validates every series and appends every
+/// sample, committing once. The outcomes are those of [`decode_write_request`] followed by
+/// [`append_write_request`], but labels and samples are read in place from the request bytes
+/// (no allocation per label or sample), which is what the HTTP endpoint uses.
+pub fn ingest_write(body: &[u8], app: &mut dyn Appender, limits: &IngestLimits) -> Result<IngestStats, RemoteError> {
+    if body.len() as u64 > limits.max_compressed_bytes {
+        return Err(RemoteError::BodyTooLarge {
+            size: body.len() as u64,
+            limit: limits.max_compressed_bytes,
+            what: "compressed",
+        });
+    }
+    let len = snap::raw::decompress_len(body).map_err(|e| RemoteError::Decode(format!("snappy: {e}")))?;
+    if len as u64 > limits.max_body_bytes {
+        return Err(RemoteError::BodyTooLarge { size: len as u64, limit: limits.max_body_bytes, what: "decompressed" });
+    }
+    DECOMPRESSED.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        let res = snap::raw::Decoder::new()
+            .decompress(body, &mut buf[..len])
+            .map_err(|e| RemoteError::Decode(format!("snappy: {e}")))
+            .and_then(|n| ingest_decompressed(&buf[..n], app, limits));
+        if buf.len() > KEEP_BUFFER_BYTES {
+            *buf = Vec::new();
+        }
+        res
+    })
+}
+
+fn ingest_decompressed(raw: &[u8], app: &mut dyn Appender, limits: &IngestLimits) -> Result<IngestStats, RemoteError> {
+    let (series, ignored) = crate::wire::series(raw)?;
+    if series.len() > limits.max_series_per_request {
+        return Err(RemoteError::Limit(format!(
+            "{} series in one request, limit {}",
+            series.len(),
+            limits.max_series_per_request
+        )));
+    }
+    let mut stats = IngestStats {
+        metadata_ignored: ignored.metadata,
+        exemplars_ignored: ignored.exemplars,
+        histograms_ignored: ignored.histograms,
+        ..Default::default()
+    };
+    // Everything is checked before the first append: a bad series or a malformed sample stores nothing.
+    let mut pairs = Vec::new();
+    let mut labels = Vec::with_capacity(series.len());
+    for s in &series {
+        s.labels(&mut pairs)?;
+        labels.push(validate_labels(pairs.iter().copied(), limits)?);
+        s.for_each_sample(|_, _| Ok(()))?;
+    }
+    let mut batch = Batch::new(app);
+    for (s, ls) in series.iter().zip(&labels) {
+        let mut r = None;
+        let mut any = false;
+        s.for_each_sample(|t, v| {
+            any = true;
+            batch.add(ls, &mut r, t, v)
+        })?;
+        if any {
+            stats.series += 1;
+        }
+    }
+    batch.finish(stats)
+}
+
 /// Appends samples, remembering storage rejections; shared by remote_write and OTLP.
 pub(crate) struct Batch<'a> {
     app: &'a mut dyn Appender,

@@ -74,7 +74,8 @@ impl Manager {
     }
 
     /// Switches to a new configuration: new jobs start, removed jobs stop (their series marked
-    /// stale), changed jobs restart; unchanged jobs keep running. Must run inside a tokio runtime.
+    /// stale), changed jobs restart; unchanged jobs keep running. Must run inside a multi-threaded
+    /// tokio runtime (scrape loops parse on their worker with `block_in_place`).
     /// A configuration that fails validation changes nothing.
     pub fn apply(&self, global: &GlobalConfig, jobs: &[ScrapeConfig]) -> Result<(), ScrapeError> {
         validate_all(global, jobs)?;

@@ -224,11 +224,7 @@ pub(crate) async fn remote_write(
         }
     }
     let limits = st.limits.clone();
-    ingest(&st, "/api/v1/write", body, move |body, app| {
-        let req = vitals_remote::decode_write_request(body, &limits)?;
-        vitals_remote::append_write_request(&req, app, &limits)
-    })
-    .await
+    ingest(&st, "/api/v1/write", body, move |body, app| vitals_remote::ingest_write(body, app, &limits)).await
 }
 
 pub(crate) async fn import(

@@ -216,3 +216,47 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The in-place reader gives exactly what prost's owned decoding gives.
+    #[test]
+    fn in_place_ingest_matches_owned_decoding(series in proptest::collection::vec(
+        (proptest::collection::vec(("[a-c]{1,3}", "[x-z]{0,3}"), 0..4), proptest::collection::vec((0i64..1000, -1e6f64..1e6), 0..5)),
+        0..20,
+    )) {
+        let r = req(series
+            .iter()
+            .map(|(ls, ss)| {
+                let mut labels: Vec<(&str, &str)> = vec![("__name__", "m")];
+                labels.extend(ls.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+                let mut samples = ss.clone();
+                samples.sort_by_key(|s| s.0);
+                samples.dedup_by_key(|s| s.0);
+                ts(&labels, &samples)
+            })
+            .collect());
+        let body = crate::prompb::encode_snappy(&r);
+        let limits = IngestLimits::default();
+        let mut a = MemAppender::default();
+        let owned = decode_write_request(&body, &limits).and_then(|d| append_write_request(&d, &mut a, &limits));
+        let mut b = MemAppender::default();
+        let in_place = ingest_write(&body, &mut b, &limits);
+        prop_assert_eq!(format!("{owned:?}"), format!("{in_place:?}"));
+        prop_assert_eq!(&a.committed, &b.committed);
+    }
+
+    /// Random bytes never panic the in-place reader either.
+    #[test]
+    fn in_place_random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let mut app = MemAppender::default();
+        let _ = crate::wire::series(&bytes).map(|(s, _)| {
+            let mut pairs = Vec::new();
+            for v in s {
+                let _ = v.labels(&mut pairs);
+                let _ = v.for_each_sample(|_, _| Ok(()));
+            }
+        });
+        let body = snap::raw::Encoder::new().compress_vec(&bytes).unwrap();
+        let _ = ingest_write(&body, &mut app, &IngestLimits::default());
+    }
+}
