@@ -88,3 +88,38 @@ async fn resumes_from_the_saved_position_after_a_restart() {
     assert!((later.segment, later.offset) > (saved.segment, saved.offset));
     drop(db);
 }
+
+/// Series the head dropped (after its data moved to a block and the WAL was checkpointed) are
+/// forgotten by the sender, so its series table follows the head instead of growing with churn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgets_series_the_head_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 + 60_000;
+    let r = Arc::new(Receiver::default());
+    let url = start(r.clone()).await;
+    let mut cfg = RemoteWriteConfig::new(&url);
+    cfg.queue_config.batch_send_deadline = PromDuration(Duration::from_millis(10));
+    let task = RemoteWriteTask::start(&cfg, dir.path(), opts()).unwrap();
+    write(&db, 0, 10, base);
+    assert!(wait_for(Duration::from_secs(20), || r.total() == SERIES * 10).await, "{}", r.total());
+    assert_eq!(task.queue().series_count(), SERIES);
+
+    // Everything moves into a block; the head keeps no series; the WAL is checkpointed.
+    db.flush_head().unwrap();
+    assert_eq!(db.head().num_series(), 0);
+    // New, different series arrive afterwards.
+    let mut app = db.appender();
+    for i in 0..3 {
+        let l = Labels::from_pairs([("__name__", "fresh"), ("i", &i.to_string())]);
+        app.append(&l, base + 3 * 3_600_000, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    assert!(wait_for(Duration::from_secs(20), || r.total() == SERIES * 10 + 3).await, "{}", r.total());
+    assert!(
+        wait_for(Duration::from_secs(20), || task.queue().series_count() == 3).await,
+        "the sender still knows {} series",
+        task.queue().series_count()
+    );
+    task.stop().await.unwrap();
+}

@@ -9,6 +9,8 @@
 //! The progress file `<data>/remote/<queue name>/progress` is described in `docs/format/remote.md`.
 
 use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -81,7 +83,17 @@ impl RemoteWriteTask {
         let min_t = if saved.is_some() { i64::MIN } else { now_ms() };
         let tail = WalTail::open(&data_dir.join("wal"), start).map_err(|e| RemoteError::Wal(e.to_string()))?;
         let (stop, stop_rx) = watch::channel(false);
-        let f = Follower { queue: queue.clone(), tail, path, saved: start, min_t, opts, marks: VecDeque::new() };
+        let f = Follower {
+            queue: queue.clone(),
+            tail,
+            path,
+            saved: start,
+            min_t,
+            opts,
+            marks: VecDeque::new(),
+            series_segment: FxHashMap::default(),
+            pending_prune: None,
+        };
         let handle = tokio::spawn(f.run(stop_rx));
         Ok(RemoteWriteTask { queue, stop, handle })
     }
@@ -110,6 +122,11 @@ struct Follower {
     opts: FollowOptions,
     /// (sequence number of the last sample queued up to a record, position after that record).
     marks: VecDeque<(u64, WalPosition)>,
+    /// WAL segment in which each known series was defined (the checkpoint's series count as
+    /// defined where reading resumed after it).
+    series_segment: FxHashMap<u64, u64>,
+    /// A newer checkpoint's number and series, applied once reading is past its segment.
+    pending_prune: Option<(u64, Vec<u64>)>,
 }
 
 impl Follower {
@@ -141,6 +158,7 @@ impl Follower {
             }
             if last_persist.elapsed() >= self.opts.persist_interval {
                 self.persist()?;
+                self.prune()?;
                 last_persist = Instant::now();
             }
             if read == 0 {
@@ -164,6 +182,9 @@ impl Follower {
                     read += 1;
                     let seq = match ev.record {
                         TailRecord::Series(s) => {
+                            for x in &s {
+                                self.series_segment.insert(x.r, ev.position.segment);
+                            }
                             self.queue.store_series(s.into_iter().map(|s| (s.r, s.labels)));
                             self.queue.append(std::iter::empty()).await
                         }
@@ -182,6 +203,31 @@ impl Follower {
             }
         }
         Ok(read)
+    }
+
+    /// Forgets the series the head dropped, so the queue's series table does not grow with churn:
+    /// once reading is past a new checkpoint's segment, every series neither in that checkpoint
+    /// nor defined after it is gone for good.
+    fn prune(&mut self) -> Result<(), RemoteError> {
+        if self.pending_prune.is_none() {
+            self.pending_prune = self.tail.new_checkpoint_series().map_err(|e| RemoteError::Wal(e.to_string()))?;
+        }
+        match &self.pending_prune {
+            Some((n, _)) if self.tail.position().segment > *n => {}
+            _ => return Ok(()),
+        }
+        let Some((n, refs)) = self.pending_prune.take() else { return Ok(()) };
+        let live: rustc_hash::FxHashSet<u64> = refs.into_iter().collect();
+        let dead: Vec<u64> =
+            self.series_segment.iter().filter(|(r, seg)| **seg <= n && !live.contains(*r)).map(|(r, _)| *r).collect();
+        if !dead.is_empty() {
+            for r in &dead {
+                self.series_segment.remove(r);
+            }
+            tracing::debug!(remote = %self.queue.name(), series = dead.len(), checkpoint = n, "remote_write forgets series the head dropped");
+            self.queue.remove_series(dead);
+        }
+        Ok(())
     }
 
     /// Saves the position after the last record whose samples were all sent, if it moved.

@@ -63,6 +63,8 @@ pub struct WalTail {
     queue: VecDeque<TailEvent>,
     buf: Vec<u8>,
     lost: u64,
+    /// Number of the newest checkpoint whose series [`WalTail::new_checkpoint_series`] reported.
+    checkpoint_reported: u64,
 }
 
 /// Result of one attempt to read a frame.
@@ -85,6 +87,7 @@ impl WalTail {
             queue: VecDeque::new(),
             buf: Vec::new(),
             lost: 0,
+            checkpoint_reported: 0,
         };
         let listing = segment::list_dir(dir)?;
         let cp = listing.checkpoints.last().cloned();
@@ -109,6 +112,39 @@ impl WalTail {
     /// The position of the next record to read.
     pub fn position(&self) -> WalPosition {
         WalPosition { segment: self.segment, offset: self.offset.max(FILE_HEADER_LEN) }
+    }
+
+    /// The number of the newest checkpoint and the references of the series it holds, when there
+    /// is a checkpoint newer than the last one reported (`None` otherwise). A reader that is past
+    /// that checkpoint's segment can forget every series neither in it nor defined later: the head
+    /// dropped them.
+    pub fn new_checkpoint_series(&mut self) -> Result<Option<(u64, Vec<u64>)>, WalError> {
+        let listing = segment::list_dir(&self.dir)?;
+        let Some((n, path)) = listing.checkpoints.last().cloned() else { return Ok(None) };
+        if n <= self.checkpoint_reported {
+            return Ok(None);
+        }
+        let mut refs = Vec::new();
+        let mut r = match FrameReader::open(&path) {
+            Ok(r) => r,
+            // Replaced by a newer checkpoint meanwhile: the next call finds that one.
+            Err(_) => return Ok(None),
+        };
+        loop {
+            match r.next_frame()? {
+                Frame::Record(rec) => {
+                    if record::record_type(rec) == Some(record::RecordType::Series) {
+                        if let Record::Series(s) = record::decode(rec)? {
+                            refs.extend(s.iter().map(|s| s.r));
+                        }
+                    }
+                }
+                Frame::End => break,
+                Frame::Damaged { offset, reason } => return Err(WalError::Corrupt { file: path, offset, reason }),
+            }
+        }
+        self.checkpoint_reported = n;
+        Ok(Some((n, refs)))
     }
 
     /// Segments whose samples were never read because a checkpoint deleted them first.
