@@ -77,6 +77,14 @@ pub trait Appender: Send {
 
     /// Discards every sample appended since the last commit.
     fn rollback(&mut self) -> Result<(), StorageError>;
+
+    /// `false`: later commits return once their data survives a crash of the process but not yet
+    /// of the machine; the storage makes it durable soon after (within a second in `vitals serve`).
+    /// For data nobody is waiting on, such as scrapes. Default and `true`: commits are durable
+    /// when they return, which is what acknowledging a write needs.
+    fn set_durable(&mut self, durable: bool) {
+        let _ = durable;
+    }
 }
 
 /// Something that can be written: hands out [`Appender`]s (each used by one writer at a time).

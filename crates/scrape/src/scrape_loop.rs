@@ -212,7 +212,13 @@ impl Cache {
         took: Duration,
     ) -> Result<ScrapeStats, String> {
         self.iteration += 1;
-        let mut app = self.app.take().unwrap_or_else(|| storage.appender());
+        let mut app = self.app.take().unwrap_or_else(|| {
+            let mut app = storage.appender();
+            // Nobody waits on a scrape: its commit need not wait for the fsync (the server syncs
+            // every second), as Prometheus does not fsync scraped data either.
+            app.set_durable(false);
+            app
+        });
         // Nothing is left over from a scrape that failed half way, but make sure of it.
         let _ = app.rollback();
         let result = self.append_with(app.as_mut(), job, target, page, t, took);

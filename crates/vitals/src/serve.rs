@@ -80,6 +80,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("opening storage in {}", args.storage_path.display()))?;
     let maintenance = db.spawn_maintenance(Duration::from_secs(60));
+    // Scrape commits do not wait for an fsync; this makes them durable within a second.
+    let syncer = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let d = db.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || d.sync()).await {
+                    tracing::error!(error = %e, "syncing the WAL failed");
+                }
+            }
+        })
+    };
     let storage: Arc<dyn vitals_web::Storage> = db.clone();
     let _ = state.storage.set(storage);
     {
@@ -132,6 +146,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = server.await;
     manager.shutdown().await;
     senders.shutdown().await;
+    syncer.abort();
     drop(maintenance);
     let db2 = db.clone();
     tokio::task::spawn_blocking(move || db2.sync()).await?.context("syncing storage")?;

@@ -16,11 +16,20 @@ pub struct HeadAppender {
     buf_series: Vec<u8>,
     buf_samples: Vec<u8>,
     refs: Vec<RefSample>,
+    /// Commits wait for the WAL fsync (see [`Appender::set_durable`]).
+    durable: bool,
 }
 
 impl HeadAppender {
     pub(crate) fn new(head: Arc<Head>) -> Self {
-        HeadAppender { head, pending: Vec::new(), buf_series: Vec::new(), buf_samples: Vec::new(), refs: Vec::new() }
+        HeadAppender {
+            head,
+            pending: Vec::new(),
+            buf_series: Vec::new(),
+            buf_samples: Vec::new(),
+            refs: Vec::new(),
+            durable: true,
+        }
     }
 
     /// Checks the sample now so the caller gets a typed error at once (a scrape counts them); the
@@ -88,12 +97,17 @@ impl Appender for HeadAppender {
             self.refs.extend(self.pending.iter().map(|(s, t, v)| RefSample { r: s.r, t: *t, v: *v }));
             self.buf_samples.clear();
             record::encode_samples(&self.refs, &mut self.buf_samples);
+            let durable = self.durable;
+            let log = |records: &[&[u8]]| if durable { wal.log(records) } else { wal.log_unsynced(records) };
             let res = if new_series.is_empty() {
-                wal.log(&[&self.buf_samples])
+                log(&[&self.buf_samples])
             } else {
-                self.buf_series.clear();
-                record::encode(&record::Record::Series(new_series), &mut self.buf_series);
-                wal.log(&[&self.buf_series, &self.buf_samples])
+                let mut buf_series = std::mem::take(&mut self.buf_series);
+                buf_series.clear();
+                record::encode(&record::Record::Series(new_series), &mut buf_series);
+                let res = log(&[&buf_series, &self.buf_samples]);
+                self.buf_series = buf_series;
+                res
             };
             if let Err(e) = res {
                 head.metrics.wal_write_failures_total.inc();
@@ -125,6 +139,10 @@ impl Appender for HeadAppender {
     fn rollback(&mut self) -> Result<(), StorageError> {
         self.release();
         Ok(())
+    }
+
+    fn set_durable(&mut self, durable: bool) {
+        self.durable = durable;
     }
 }
 

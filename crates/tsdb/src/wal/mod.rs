@@ -399,6 +399,17 @@ impl Wal {
     /// Appends `records` contiguously (never split across segments) and returns once they are
     /// durable as the [`SyncMode`] promises. A crash may keep a prefix of the batch.
     pub fn log(&self, records: &[&[u8]]) -> Result<(), WalError> {
+        self.log_with(records, true)
+    }
+
+    /// Appends `records` like [`Wal::log`] and writes them to the file, but returns without waiting
+    /// for an fsync: they survive a crash of the process, not of the machine, until the next
+    /// [`Wal::sync`] or synced commit. For data nobody waits on (scrapes); the caller syncs soon.
+    pub fn log_unsynced(&self, records: &[&[u8]]) -> Result<(), WalError> {
+        self.log_with(records, false)
+    }
+
+    fn log_with(&self, records: &[&[u8]], durable: bool) -> Result<(), WalError> {
         self.shared.check_poisoned()?;
         if records.is_empty() {
             return Ok(());
@@ -412,15 +423,19 @@ impl Wal {
         }
         let end = {
             let mut w = self.shared.writer.lock();
-            let res = self.shared.append(&mut w, records, size);
+            let mut res = self.shared.append(&mut w, records, size);
+            if let (Ok(end), false) = (&res, durable) {
+                let end = *end;
+                res = self.shared.flush(&mut w).map(|()| end);
+            }
             if let Err(e) = &res {
                 self.shared.poison(e);
             }
             res?
         };
         match self.shared.opts.sync {
-            SyncMode::Always => self.shared.sync_to(end),
-            SyncMode::Interval(_) => Ok(()),
+            SyncMode::Always if durable => self.shared.sync_to(end),
+            _ => Ok(()),
         }
     }
 

@@ -554,3 +554,22 @@ fn log_throughput() {
         calls as f64 / fsyncs.load(Ordering::Relaxed).max(1) as f64,
     );
 }
+
+#[test]
+fn unsynced_records_are_in_the_file_at_once_and_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _, _) = open_collect(dir.path(), opts(1 << 20));
+    let before = std::fs::metadata(seg(dir.path(), 1)).unwrap().len();
+    for r in recs(0..10) {
+        wal.log_unsynced(&[&r]).unwrap();
+    }
+    // Written to the file (a crash of the process keeps them) without an fsync having been waited for.
+    assert!(std::fs::metadata(seg(dir.path(), 1)).unwrap().len() > before);
+    // A durable record after them makes everything before it durable too.
+    wal.log(&[&rec(10)]).unwrap();
+    wal.sync().unwrap();
+    // The writer is dropped without closing, as a crash would leave it.
+    std::mem::forget(wal);
+    let (_, _, got) = open_collect(dir.path(), opts(1 << 20));
+    assert_eq!(got, recs(0..11));
+}
