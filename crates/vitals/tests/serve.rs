@@ -359,3 +359,24 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn promtool_lists_series_labels_and_values() {
+    if !common::have_peer("promtool") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let v = Vitals::start(dir.path(), Some(""), &[]);
+    let body = b"req_total{job=\"api\",code=\"200\"} 1\nreq_total{job=\"api\",code=\"500\"} 2\n";
+    let (code, resp) = http("POST", &format!("{}/api/v1/import/prometheus", v.url()), &[], body).unwrap();
+    assert_eq!(code, 204, "{resp}");
+    let promtool = |args: &[&str]| {
+        let out = Command::new("promtool").arg("query").args(args).output().unwrap();
+        assert!(out.status.success(), "promtool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let series = promtool(&["series", &v.url(), "--match=req_total{code=\"500\"}"]);
+    assert!(series.contains("code=\"500\"") && !series.contains("code=\"200\""), "{series}");
+    let values = promtool(&["labels", &v.url(), "code"]);
+    assert_eq!(values.split_whitespace().collect::<Vec<_>>(), ["200", "500"], "{values}");
+}

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod handlers;
+mod meta_api;
 pub mod metrics;
 pub mod server;
 
@@ -151,6 +152,9 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/metrics", get(handlers::metrics))
         .route("/api/v1/targets", get(handlers::targets))
         .route("/api/v1/metadata", get(handlers::metadata))
+        .route("/api/v1/series", get(meta_api::series).post(meta_api::series))
+        .route("/api/v1/labels", get(meta_api::labels).post(meta_api::labels))
+        .route("/api/v1/label/{name}/values", get(meta_api::label_values))
         .route("/api/v1/status/buildinfo", get(handlers::buildinfo))
         .route("/api/v1/write", post(handlers::remote_write).layer(ingest_limit))
         .route("/api/v1/import/prometheus", post(handlers::import).layer(ingest_limit))

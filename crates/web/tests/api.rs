@@ -113,3 +113,56 @@ async fn not_ready_until_storage_then_ingests() {
     assert!(m.contains("vitals_ingest_errors_total{code=\"400\",path=\"/api/v1/import/prometheus\"} 1"), "{m}");
     let _ = stop.send(true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn series_labels_and_values_answer_like_prometheus() {
+    let state = Arc::new(WebState::new(IngestLimits::default(), AuthConfig::default()));
+    let dir = tempfile::tempdir().unwrap();
+    let db = vitals_tsdb::Db::open(dir.path(), vitals_tsdb::Options::default()).unwrap();
+    let storage: Arc<dyn vitals_web::Storage> = db.clone();
+    let _ = state.storage.set(storage);
+    let (url, stop) = start(state).await;
+    let c = reqwest::Client::new();
+    let body = "req_total{job=\"api\",code=\"200\"} 1 1000\nreq_total{job=\"api\",code=\"500\"} 1 1000\nup{job=\"db\"} 1 5000\n";
+    assert_eq!(c.post(format!("{url}/api/v1/import/prometheus")).body(body).send().await.unwrap().status(), 204);
+
+    let get = |path: String| {
+        let c = c.clone();
+        async move { c.get(path).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let j = get(format!("{url}/api/v1/series?match[]=req_total{{code=~\"5..\"}}&match[]=up")).await;
+    assert_eq!(j["status"], "success");
+    assert_eq!(
+        j["data"],
+        serde_json::json!([{"__name__": "req_total", "code": "500", "job": "api"}, {"__name__": "up", "job": "db"}])
+    );
+    // Time range: only `up` has a sample at or after 4 s.
+    let j = get(format!("{url}/api/v1/series?match[]={{job=~\".%2B\"}}&start=4&end=6")).await;
+    assert_eq!(j["data"].as_array().unwrap().len(), 1, "{j}");
+    let j = get(format!("{url}/api/v1/labels")).await;
+    assert_eq!(j["data"], serde_json::json!(["__name__", "code", "job"]));
+    let j = get(format!("{url}/api/v1/label/job/values?match[]=req_total")).await;
+    assert_eq!(j["data"], serde_json::json!(["api"]));
+    let j = get(format!("{url}/api/v1/label/__name__/values?limit=1")).await;
+    assert_eq!(j["data"], serde_json::json!(["req_total"]));
+    // Grafana posts forms.
+    let r = c
+        .post(format!("{url}/api/v1/labels"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("match%5B%5D=up&start=2026-11-23T00%3A00%3A00Z")
+        .send()
+        .await
+        .unwrap();
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["data"], serde_json::json!([]), "up's only sample is in 1970: {j}");
+    // Errors in Prometheus' shape.
+    for bad in
+        ["series", "series?match[]=rate(x[5m])", "series?match[]=up&start=yesterday", "labels?match[]={a=~\".*\"}"]
+    {
+        let r = c.get(format!("{url}/api/v1/{bad}")).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let j: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(j["errorType"], "bad_data", "{bad}");
+    }
+    let _ = stop.send(true);
+}
