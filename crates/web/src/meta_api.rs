@@ -116,8 +116,25 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(((days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000) + frac_ms)
 }
 
-fn unavailable_in_agent(st: &WebState) -> Option<Response> {
-    st.agent.then(|| api_error(422, "execution", "unavailable with --agent: vitals keeps no local history to query"))
+/// What every metadata request starts with: not in agent mode, valid parameters, storage ready.
+/// `Box` keeps the error side small.
+fn prepare(
+    st: &WebState,
+    q: Option<&str>,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Params, Arc<dyn crate::Storage>), Box<Response>> {
+    if st.agent {
+        return Err(Box::new(api_error(
+            422,
+            "execution",
+            "unavailable with --agent: vitals keeps no local history to query",
+        )));
+    }
+    let p = params(q, method, headers, body).map_err(|msg| Box::new(api_error(400, "bad_data", msg)))?;
+    let storage = st.storage().ok_or_else(|| Box::new(api_error(503, "unavailable", "storage is not ready yet")))?;
+    Ok((p, storage))
 }
 
 /// `GET|POST /api/v1/series`.
@@ -128,17 +145,13 @@ pub(crate) async fn series(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = unavailable_in_agent(&st) {
-        return r;
-    }
-    let p = match params(q.as_deref(), &method, &headers, &body) {
-        Ok(p) => p,
-        Err(msg) => return api_error(400, "bad_data", msg),
+    let (p, storage) = match prepare(&st, q.as_deref(), &method, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return *r,
     };
     if p.matchers.is_empty() {
         return api_error(400, "bad_data", "no match[] parameter provided");
     }
-    let Some(storage) = st.storage() else { return api_error(503, "unavailable", "storage is not ready yet") };
     let res = tokio::task::spawn_blocking(move || -> Result<Vec<Labels>, String> {
         let q = storage.querier(p.start, p.end).map_err(|e| e.to_string())?;
         let mut all = BTreeSet::new();
@@ -194,14 +207,10 @@ async fn names_or_values(
     body: Bytes,
     name: Option<String>,
 ) -> Response {
-    if let Some(r) = unavailable_in_agent(&st) {
-        return r;
-    }
-    let p = match params(q.as_deref(), &method, &headers, &body) {
-        Ok(p) => p,
-        Err(msg) => return api_error(400, "bad_data", msg),
+    let (p, storage) = match prepare(&st, q.as_deref(), &method, &headers, &body) {
+        Ok(v) => v,
+        Err(r) => return *r,
     };
-    let Some(storage) = st.storage() else { return api_error(503, "unavailable", "storage is not ready yet") };
     let res = tokio::task::spawn_blocking(move || -> Result<Vec<String>, String> {
         let q = storage.querier(p.start, p.end).map_err(|e| e.to_string())?;
         let sets: Vec<&[Matcher]> =
