@@ -75,8 +75,9 @@ pub struct IngestStats {
     pub otlp_other_skipped: u64,
 }
 
-/// Decompresses (snappy block format) and decodes a remote_write 1.0 body.
-pub fn decode_write_request(body: &[u8], limits: &IngestLimits) -> Result<WriteRequest, RemoteError> {
+/// The decompressed size a snappy body announces, once both size limits are checked (before
+/// anything is decompressed, so a small body cannot expand past the limit).
+fn decompressed_len(body: &[u8], limits: &IngestLimits) -> Result<usize, RemoteError> {
     if body.len() as u64 > limits.max_compressed_bytes {
         return Err(RemoteError::BodyTooLarge {
             size: body.len() as u64,
@@ -88,6 +89,12 @@ pub fn decode_write_request(body: &[u8], limits: &IngestLimits) -> Result<WriteR
     if len as u64 > limits.max_body_bytes {
         return Err(RemoteError::BodyTooLarge { size: len as u64, limit: limits.max_body_bytes, what: "decompressed" });
     }
+    Ok(len)
+}
+
+/// Decompresses (snappy block format) and decodes a remote_write 1.0 body.
+pub fn decode_write_request(body: &[u8], limits: &IngestLimits) -> Result<WriteRequest, RemoteError> {
+    decompressed_len(body, limits)?;
     let raw =
         snap::raw::Decoder::new().decompress_vec(body).map_err(|e| RemoteError::Decode(format!("snappy: {e}")))?;
     WriteRequest::decode(raw.as_slice()).map_err(|e| RemoteError::Decode(format!("protobuf: {e}")))
@@ -141,17 +148,7 @@ const KEEP_BUFFER_BYTES: usize = 8 << 20;
 /// [`append_write_request`], but labels and samples are read in place from the request bytes
 /// (no allocation per label or sample), which is what the HTTP endpoint uses.
 pub fn ingest_write(body: &[u8], app: &mut dyn Appender, limits: &IngestLimits) -> Result<IngestStats, RemoteError> {
-    if body.len() as u64 > limits.max_compressed_bytes {
-        return Err(RemoteError::BodyTooLarge {
-            size: body.len() as u64,
-            limit: limits.max_compressed_bytes,
-            what: "compressed",
-        });
-    }
-    let len = snap::raw::decompress_len(body).map_err(|e| RemoteError::Decode(format!("snappy: {e}")))?;
-    if len as u64 > limits.max_body_bytes {
-        return Err(RemoteError::BodyTooLarge { size: len as u64, limit: limits.max_body_bytes, what: "decompressed" });
-    }
+    let len = decompressed_len(body, limits)?;
     DECOMPRESSED.with(|cell| {
         let mut buf = cell.borrow_mut();
         if buf.len() < len {

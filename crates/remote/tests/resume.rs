@@ -35,6 +35,17 @@ fn opts() -> FollowOptions {
     }
 }
 
+/// A data directory with an open TSDB, a time base a minute ahead, a loopback receiver and a
+/// sender configuration pointing at it.
+async fn setup() -> (tempfile::TempDir, Arc<Db>, i64, Arc<Receiver>, RemoteWriteConfig) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options::default()).unwrap();
+    let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 + 60_000;
+    let r = Arc::new(Receiver::default());
+    let url = start(r.clone()).await;
+    (dir, db, base, r, RemoteWriteConfig::new(&url))
+}
+
 /// How often each (series, t) arrived.
 fn counts(r: &Receiver) -> std::collections::BTreeMap<(String, i64), usize> {
     let mut m = std::collections::BTreeMap::new();
@@ -48,12 +59,7 @@ fn counts(r: &Receiver) -> std::collections::BTreeMap<(String, i64), usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumes_from_the_saved_position_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default()).unwrap();
-    let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 + 60_000;
-    let r = Arc::new(Receiver::default());
-    let url = start(r.clone()).await;
-    let mut cfg = RemoteWriteConfig::new(&url);
+    let (dir, db, base, r, mut cfg) = setup().await;
     cfg.queue_config.max_samples_per_send = 50;
     cfg.queue_config.batch_send_deadline = PromDuration(Duration::from_millis(10));
     cfg.queue_config.min_backoff = PromDuration(Duration::from_millis(5));
@@ -93,12 +99,7 @@ async fn resumes_from_the_saved_position_after_a_restart() {
 /// forgotten by the sender, so its series table follows the head instead of growing with churn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgets_series_the_head_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options::default()).unwrap();
-    let base = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 + 60_000;
-    let r = Arc::new(Receiver::default());
-    let url = start(r.clone()).await;
-    let mut cfg = RemoteWriteConfig::new(&url);
+    let (dir, db, base, r, mut cfg) = setup().await;
     cfg.queue_config.batch_send_deadline = PromDuration(Duration::from_millis(10));
     let task = RemoteWriteTask::start(&cfg, dir.path(), opts()).unwrap();
     write(&db, 0, 10, base);

@@ -421,8 +421,17 @@ impl Cache {
     ) -> Result<(), StorageError> {
         let values = [up, took.as_secs_f64(), s.scraped as f64, s.post_relabel as f64, s.added as f64];
         for (i, (name, v)) in REPORT_NAMES.iter().zip(values).enumerate() {
-            let r = match self.report_refs[i] {
-                Some(r) => append_ref_or_labels(app, r, &report_labels(target, name), t, v)?,
+            // The label set is built only when the storage does not know the reference (first scrape).
+            let known = match self.report_refs[i] {
+                Some(r) => match app.append_ref(r, t, v) {
+                    Ok(()) => Some(r),
+                    Err(StorageError::UnknownRef(_)) => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            let r = match known {
+                Some(r) => r,
                 None => app.append(&report_labels(target, name), t, v)?,
             };
             self.report_refs[i] = Some(r);

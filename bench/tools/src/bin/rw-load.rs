@@ -18,8 +18,8 @@
 //! Requests hold `--samples-per-request` series with one sample each, like Prometheus' shards with
 //! `max_samples_per_send: 2000`. Each request is encoded just before it is sent (label bytes are encoded
 //! once up front, so that costs about one protobuf copy plus snappy); the tool's own CPU is in the JSON
-//! (`client_cpu_seconds`). The first request is checked by decoding it with `prost` messages written
-//! after `prompb/types.proto`.
+//! (`client_cpu_seconds`). The first request is checked by decoding it with vitals' own `prompb`
+//! messages.
 
 #![allow(clippy::print_stdout)] // the JSON line on stdout is this tool's output
 
@@ -32,38 +32,7 @@ use std::time::{Duration, Instant};
 
 use vitals_bench::{jittered_ts_ms, now_ms, parse_duration_ms, parse_flags, Page};
 
-/// The remote_write 1.0 messages (`prompb/remote.proto`, `prompb/types.proto`), the fields used here.
-mod prompb {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct WriteRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub timeseries: Vec<TimeSeries>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TimeSeries {
-        #[prost(message, repeated, tag = "1")]
-        pub labels: Vec<Label>,
-        #[prost(message, repeated, tag = "2")]
-        pub samples: Vec<Sample>,
-    }
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Label {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(string, tag = "2")]
-        pub value: String,
-    }
-
-    #[derive(Clone, Copy, PartialEq, prost::Message)]
-    pub struct Sample {
-        #[prost(double, tag = "1")]
-        pub value: f64,
-        #[prost(int64, tag = "2")]
-        pub timestamp: i64,
-    }
-}
+use vitals_remote::prompb;
 
 const SEED: u64 = 0x5eed;
 const JITTER_MS: u64 = 25;
