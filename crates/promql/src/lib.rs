@@ -1,7 +1,15 @@
-//! PromQL for vitals: expressions are parsed with the `promql-parser` crate and evaluated over any
-//! [`vitals_model::Queryable`]. Today it turns series selectors (`match[]` of the HTTP API) into
-//! label matchers; the evaluation engine is the rest of this crate's issue. It knows nothing of
-//! HTTP or storage internals.
+//! PromQL for vitals: expressions are parsed with the `promql-parser` crate and evaluated by our own
+//! engine over any [`vitals_model::Queryable`] ([`Engine`]). It also turns series selectors
+//! (`match[]` of the HTTP API) into label matchers. It knows nothing of HTTP or storage internals.
+
+mod engine;
+mod error;
+mod eval;
+mod value;
+
+pub use engine::{format_query, parse, Engine, EngineOptions, QueryOptions};
+pub use error::QueryError;
+pub use value::{FPoint, InstantSample, QueryResult, QueryStats, RangeSeries, Value};
 
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::Expr;
