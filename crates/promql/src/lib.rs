@@ -2,11 +2,15 @@
 //! engine over any [`vitals_model::Queryable`] ([`Engine`]). It also turns series selectors
 //! (`match[]` of the HTTP API) into label matchers. It knows nothing of HTTP or storage internals.
 
+mod aggregate;
+mod binary;
 mod engine;
 mod error;
 mod eval;
+mod functions;
 mod value;
 
+pub use functions::format_go_float;
 pub use engine::{format_query, parse, Engine, EngineOptions, QueryOptions};
 pub use error::QueryError;
 pub use value::{FPoint, InstantSample, QueryResult, QueryStats, RangeSeries, Value};
