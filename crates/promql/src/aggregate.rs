@@ -118,7 +118,7 @@ impl Evaluator<'_> {
                     .collect();
                 let mut buf: Vec<Vec<f64>> = vec![Vec::new(); ng];
                 let mut warned = false;
-                for i in 0..n {
+                for (i, &qi) in q.iter().enumerate().take(n) {
                     for b in &mut buf {
                         b.clear();
                     }
@@ -127,14 +127,14 @@ impl Evaluator<'_> {
                             buf[g].push(v);
                         }
                     }
-                    if !(0.0..=1.0).contains(&q[i]) && !warned && buf.iter().any(|b| !b.is_empty()) {
+                    if !(0.0..=1.0).contains(&qi) && !warned && buf.iter().any(|b| !b.is_empty()) {
                         warned = true;
                         self.warnings
-                            .push(format!("PromQL warning: quantile value should be between 0 and 1, got {}", format_go_float(q[i])));
+                            .push(format!("PromQL warning: quantile value should be between 0 and 1, got {}", format_go_float(qi)));
                     }
                     for (g, b) in buf.iter_mut().enumerate() {
                         if !b.is_empty() {
-                            out[g].vals[i] = Some(quantile(q[i], b));
+                            out[g].vals[i] = Some(quantile(qi, b));
                         }
                     }
                 }
@@ -155,7 +155,7 @@ impl Evaluator<'_> {
                         if !a.seen {
                             *a = Acc { seen: true, count: 1.0, value: v, c: 0.0, mean: v, incremental: false };
                             if matches!(op, T_STDDEV | T_STDVAR) {
-                                a.value = 0.0;
+                                a.value = if v.is_finite() { 0.0 } else { f64::NAN };
                             }
                             continue;
                         }
@@ -174,19 +174,19 @@ impl Evaluator<'_> {
                                     a.mean = a.value / (a.count - 1.0);
                                     a.c /= a.count - 1.0;
                                 }
-                                let q = (a.count - 1.0) / a.count;
-                                (a.mean, a.c) = kahan_inc(v / a.count, q * a.mean, q * a.c);
-                            }
-                            T_MIN => {
-                                if a.value > v || a.value.is_nan() {
-                                    a.value = v;
+                                if a.mean.is_infinite() {
+                                    if v.is_infinite() && (a.mean > 0.0) == (v > 0.0) {
+                                        continue;
+                                    }
+                                    if !v.is_infinite() && !v.is_nan() {
+                                        continue;
+                                    }
                                 }
+                                let current = a.mean + a.c;
+                                (a.mean, a.c) = kahan_inc(v / a.count - current / a.count, a.mean, a.c);
                             }
-                            T_MAX => {
-                                if a.value < v || a.value.is_nan() {
-                                    a.value = v;
-                                }
-                            }
+                            T_MIN if a.value > v || a.value.is_nan() => a.value = v,
+                            T_MAX if a.value < v || a.value.is_nan() => a.value = v,
                             T_STDDEV | T_STDVAR => {
                                 let delta = v - a.mean;
                                 a.mean += delta / a.count;
@@ -205,7 +205,7 @@ impl Evaluator<'_> {
                                 if st.incremental {
                                     st.mean + st.c
                                 } else {
-                                    st.value / st.count + st.c / st.count
+                                    (st.value + st.c) / st.count
                                 }
                             }
                             T_COUNT => st.count,
@@ -232,16 +232,14 @@ impl Evaluator<'_> {
         let mut keep: Vec<Vec<bool>> = vec![vec![false; n]; input.len()];
         let mut per_group: Vec<Vec<(f64, usize)>> = vec![Vec::new(); ng];
         let mut order: Vec<usize> = Vec::new(); // for instant queries: output order
+        #[allow(clippy::needless_range_loop)]
         for i in 0..n {
             self.check()?;
             let kf = k.get(i).copied().unwrap_or(0.0);
             if kf.is_nan() {
-                return Err(QueryError::Execution(format!(
-                    "Parameter value is NaN for '{}'",
-                    if top { "topk" } else { "bottomk" }
-                )));
+                return Err(QueryError::Execution("Parameter value is NaN".into()));
             }
-            if kf >= 9.223372036854776e18 || kf < -9.223372036854776e18 {
+            if !(-9.223372036854776e18..9.223372036854776e18).contains(&kf) {
                 return Err(QueryError::Execution(format!(
                     "Scalar value {} overflows int64",
                     format_go_float(kf)

@@ -248,11 +248,12 @@ impl Evaluator<'_> {
                 let g = rsig[ri];
                 if one[g] != u32::MAX {
                     let other = &r[one[g] as usize];
-                    let side = if swapped { "left-hand side" } else { "right-hand side" };
-                    let group = match_labels(&s.labels, m);
+                    let side = if swapped { "left hand-side" } else { "right hand-side" };
+                    let group = go_labels(&match_labels(&s.labels, m));
                     return Err(QueryError::Execution(format!(
                         "found duplicate series for the match group {group} on the {side} of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                        s.labels, other.labels
+                        go_labels(&other.labels),
+                        go_labels(&s.labels)
                     )));
                 }
                 one[g] = ri as u32;
@@ -272,12 +273,6 @@ impl Evaluator<'_> {
                 let rs = &r[ri as usize];
                 let rv = rs.vals[i].unwrap_or(f64::NAN);
                 let (fl, fr) = if swapped { (rv, lv) } else { (lv, rv) };
-                let (mut v, keep) = apply(op, fl, fr);
-                if return_bool {
-                    v = if keep { 1.0 } else { 0.0 };
-                } else if !keep {
-                    continue;
-                }
                 if one_to_one {
                     if matched[g] {
                         return Err(QueryError::Execution(
@@ -286,6 +281,12 @@ impl Evaluator<'_> {
                         ));
                     }
                     matched[g] = true;
+                }
+                let (mut v, keep) = apply(op, fl, fr);
+                if return_bool {
+                    v = if keep { 1.0 } else { 0.0 };
+                } else if !keep {
+                    continue;
                 }
                 let oi = match pair_out.get(&(li as u32, ri)) {
                     Some(&o) => o,
@@ -313,6 +314,12 @@ impl Evaluator<'_> {
         }
         Ok(out)
     }
+}
+
+/// Labels as Go's `labels.Labels.String()` prints them: `{__name__="x", a="b"}`.
+pub(crate) fn go_labels(l: &Labels) -> String {
+    let parts: Vec<String> = l.iter().map(|x| format!("{}={:?}", x.name, x.value.as_str())).collect();
+    format!("{{{}}}", parts.join(", "))
 }
 
 /// The matching labels of a series, for error messages.

@@ -141,6 +141,7 @@ impl Engine {
             end,
             step,
         );
+        ev.invalid_utf8 = invalid_utf8_literals(query);
         let out = ev.run(&expr);
         stats.eval_seconds = eval_began.elapsed().as_secs_f64();
         let (value, sort_seconds) = out?;
@@ -149,6 +150,91 @@ impl Engine {
         stats.peak_samples = ev.peak_samples;
         Ok(QueryResult { value, warnings: ev.warnings, infos: ev.infos, stats })
     }
+}
+
+/// String literals of the query that Go would decode to invalid UTF-8 (`"\xff"`), as the parser
+/// decodes them (each `\xNN` becomes U+00NN). Prometheus refuses such strings as label names.
+pub(crate) fn invalid_utf8_literals(query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = query.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '`' {
+            for d in chars.by_ref() {
+                if d == '`' {
+                    break;
+                }
+            }
+            continue;
+        }
+        if c != '"' && c != '\'' {
+            continue;
+        }
+        let quote = c;
+        let (mut go, mut ours) = (Vec::<u8>::new(), String::new());
+        while let Some(d) = chars.next() {
+            if d == quote {
+                break;
+            }
+            if d != '\\' {
+                let mut buf = [0u8; 4];
+                go.extend_from_slice(d.encode_utf8(&mut buf).as_bytes());
+                ours.push(d);
+                continue;
+            }
+            let Some(e) = chars.next() else { break };
+            let digits = |n: usize, radix: u32, first: Option<char>, it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+                let mut v = 0u32;
+                let mut taken = 0;
+                if let Some(f) = first {
+                    v = f.to_digit(radix).unwrap_or(0);
+                    taken = 1;
+                }
+                while taken < n {
+                    match it.peek().and_then(|c| c.to_digit(radix)) {
+                        Some(x) => {
+                            v = v * radix + x;
+                            it.next();
+                            taken += 1;
+                        }
+                        None => break,
+                    }
+                }
+                v
+            };
+            match e {
+                'x' | '0'..='7' => {
+                    let v = if e == 'x' { digits(2, 16, None, &mut chars) } else { digits(3, 8, Some(e), &mut chars) };
+                    go.push(v as u8);
+                    ours.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                }
+                'u' | 'U' => {
+                    let v = digits(if e == 'u' { 4 } else { 8 }, 16, None, &mut chars);
+                    let ch = char::from_u32(v).unwrap_or('\u{fffd}');
+                    let mut buf = [0u8; 4];
+                    go.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                    ours.push(ch);
+                }
+                other => {
+                    let ch = match other {
+                        'a' => '\u{7}',
+                        'b' => '\u{8}',
+                        'f' => '\u{c}',
+                        'n' => '\n',
+                        'r' => '\r',
+                        't' => '\t',
+                        'v' => '\u{b}',
+                        x => x,
+                    };
+                    go.push(ch as u8);
+                    ours.push(ch);
+                }
+            }
+        }
+        if std::str::from_utf8(&go).is_err() {
+            out.push(ours);
+        }
+    }
+    out
 }
 
 /// Parses an expression, with Prometheus' `bad_data` error text.

@@ -119,6 +119,8 @@ pub(crate) struct Evaluator<'a> {
     /// Timestamps of the current evaluation grid (changes inside subqueries).
     pub(crate) ts: Vec<i64>,
     checks: u32,
+    /// String literals that are not valid UTF-8 in Prometheus' reading of the query.
+    pub(crate) invalid_utf8: Vec<String>,
     pub total_samples: u64,
     pub peak_samples: u64,
     pub warnings: Vec<String>,
@@ -229,6 +231,7 @@ impl<'a> Evaluator<'a> {
             query_step: step,
             ts: grid(start, end, step),
             checks: 0,
+            invalid_utf8: Vec::new(),
             total_samples: 0,
             peak_samples: 0,
             warnings: Vec::new(),
@@ -376,7 +379,7 @@ impl<'a> Evaluator<'a> {
                 return Err(QueryError::Canceled("query execution"));
             }
         }
-        if self.checks % 16 == 0 && Instant::now() > self.deadline {
+        if self.checks.is_multiple_of(16) && Instant::now() > self.deadline {
             return Err(QueryError::Timeout("query execution"));
         }
         Ok(())
@@ -403,6 +406,11 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn count_output(&mut self, series: &[StepSeries]) -> Result<()> {
         let n: usize = series.iter().map(|s| s.vals.iter().filter(|v| v.is_some()).count()).sum();
         self.note_samples(n as u64)
+    }
+
+    /// True for a range query (even inside a subquery of one).
+    pub(crate) fn is_range_query(&self) -> bool {
+        self.query_step > 0
     }
 
     pub(crate) fn nsteps(&self) -> usize {

@@ -271,7 +271,7 @@ fn variance_over(pts: &[FPoint]) -> f64 {
 }
 
 /// `(value, keep)` of one classic-histogram group, as Prometheus' `BucketQuantile`.
-fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> (f64, bool) {
+fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool) {
     if q.is_nan() {
         return (f64::NAN, false);
     }
@@ -542,6 +542,7 @@ impl Evaluator<'_> {
             "label_replace" => self.label_replace(c),
             "label_join" => self.label_join(c),
             "sort" | "sort_desc" => {
+                self.sort_warning();
                 let mut v = self.eval_vector(&c.args.args[0])?;
                 if n == 1 {
                     let desc = name == "sort_desc";
@@ -565,6 +566,7 @@ impl Evaluator<'_> {
                 Ok(EvalValue::Vector(v))
             }
             "sort_by_label" | "sort_by_label_desc" => {
+                self.sort_warning();
                 let mut v = self.eval_vector(&c.args.args[0])?;
                 let mut names = Vec::new();
                 for i in 1..c.args.args.len() {
@@ -799,6 +801,17 @@ impl Evaluator<'_> {
         Ok(EvalValue::Vector(out))
     }
 
+    fn sort_warning(&mut self) {
+        if self.is_range_query() {
+            let msg =
+                "PromQL warning: sort is ineffective for range queries since results are always ordered by labels"
+                    .to_string();
+            if !self.warnings.contains(&msg) {
+                self.warnings.push(msg);
+            }
+        }
+    }
+
     fn label_replace(&mut self, c: &Call) -> Result<EvalValue> {
         let v = self.eval_vector(&c.args.args[0])?;
         let dst = self.string_arg(c, 1)?;
@@ -808,7 +821,7 @@ impl Evaluator<'_> {
         let re = Regex::new(&format!("^(?s:{re_text})$")).map_err(|e| {
             QueryError::Execution(format!("invalid regular expression in label_replace(): {re_text}: {e}"))
         })?;
-        if dst.is_empty() {
+        if dst.is_empty() || self.invalid_utf8.contains(&dst) {
             return Err(QueryError::Execution(format!(
                 "invalid destination label name in label_replace(): {dst}"
             )));
@@ -838,8 +851,11 @@ impl Evaluator<'_> {
         for i in 3..c.args.args.len() {
             srcs.push(self.string_arg(c, i)?);
         }
-        if dst.is_empty() {
+        if dst.is_empty() || self.invalid_utf8.contains(&dst) {
             return Err(QueryError::Execution(format!("invalid destination label name in label_join(): {dst}")));
+        }
+        if let Some(bad) = srcs.iter().find(|s| self.invalid_utf8.contains(s)) {
+            return Err(QueryError::Execution(format!("invalid source label name in label_join(): {bad}")));
         }
         let mut out = Vec::with_capacity(v.len());
         for mut s in v {
@@ -860,6 +876,12 @@ impl Evaluator<'_> {
         let n = self.nsteps();
         let q = self.scalar_arg(c, 0)?;
         let v = self.eval_vector(&c.args.args[1])?;
+        if let Some(bad) = q.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+            self.warnings.push(format!(
+                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                format_go_float(*bad)
+            ));
+        }
         let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
         let mut groups: Vec<(Labels, Vec<(usize, f64)>)> = Vec::new();
         for (si, s) in v.iter().enumerate() {
@@ -887,7 +909,6 @@ impl Evaluator<'_> {
         }
         let mut out = Vec::with_capacity(groups.len());
         let mut buckets = Vec::new();
-        let mut warned_q = false;
         let mut forced_names: Vec<String> = Vec::new();
         for (labels, members) in groups {
             self.check()?;
@@ -901,13 +922,6 @@ impl Evaluator<'_> {
                 }
                 if buckets.is_empty() {
                     continue;
-                }
-                if !(0.0..=1.0).contains(&q[i]) && !warned_q {
-                    warned_q = true;
-                    self.warnings.push(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
-                        format_go_float(q[i])
-                    ));
                 }
                 let (val, forced) = bucket_quantile(q[i], &mut buckets);
                 if forced {
