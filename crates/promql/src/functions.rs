@@ -575,7 +575,7 @@ impl Evaluator<'_> {
                 let desc = name == "sort_by_label_desc";
                 v.sort_by(|a, b| {
                     for nm in &names {
-                        let o = a.labels.get(nm).unwrap_or("").cmp(b.labels.get(nm).unwrap_or(""));
+                        let o = natural_cmp(a.labels.get(nm).unwrap_or(""), b.labels.get(nm).unwrap_or(""));
                         if o.is_ne() {
                             return if desc { o.reverse() } else { o };
                         }
@@ -747,6 +747,9 @@ impl Evaluator<'_> {
             "mad_over_time" => {
                 let mut buf = Vec::new();
                 self.range_arg(c, 0)?.map_windows(self, false, |_, _, w| {
+                    if w.iter().any(|p| p.v.is_nan()) {
+                        return Some(f64::NAN);
+                    }
                     buf.clear();
                     buf.extend(w.iter().map(|p| p.v));
                     let med = quantile(0.5, &mut buf);
@@ -944,6 +947,38 @@ impl Evaluator<'_> {
         self.count_output(&out)?;
         Ok(EvalValue::Vector(out))
     }
+}
+
+/// Natural order: runs of digits compare by their number, everything else byte by byte.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let (si, sj) = (i, j);
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let x = std::str::from_utf8(&a[si..i]).unwrap_or("").trim_start_matches('0');
+            let y = std::str::from_utf8(&b[sj..j]).unwrap_or("").trim_start_matches('0');
+            let o = x.len().cmp(&y.len()).then_with(|| x.cmp(y));
+            if o != Ordering::Equal {
+                return o;
+            }
+            continue;
+        }
+        let o = a[i].cmp(&b[j]);
+        if o != Ordering::Equal {
+            return o;
+        }
+        i += 1;
+        j += 1;
+    }
+    (a.len() - i).cmp(&(b.len() - j))
 }
 
 /// Go's `strconv.ParseFloat` for bucket bounds (`+Inf`, `Inf`, `inf`, `NaN`, decimal, hex-free).
