@@ -6,6 +6,7 @@ pub mod duration;
 pub mod exposition;
 pub mod labels;
 pub mod matcher;
+pub mod mem;
 pub mod openmetrics;
 pub mod relabel;
 pub mod sample;
@@ -14,6 +15,7 @@ pub mod storage;
 pub use duration::PromDuration;
 pub use labels::{intern, Label, Labels, LabelsBuilder, Symbol, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use mem::MemStorage;
 pub use relabel::{Action, RelabelConfig, RelabelError};
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
 pub use storage::{
