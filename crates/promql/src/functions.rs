@@ -189,7 +189,16 @@ fn linear_regression(pts: &[FPoint], intercept_t: i64) -> (f64, f64) {
 }
 
 /// `rate`, `increase` and `delta` with Prometheus' extrapolation to the window's edges.
-fn extrapolated_rate(pts: &[FPoint], start: i64, end: i64, range: i64, counter: bool, rate: bool) -> Option<f64> {
+/// `resets` are the indices `j` in `pts` where `pts[j] < pts[j-1]` (counter resets), in order.
+fn extrapolated_rate(
+    pts: &[FPoint],
+    resets: impl Iterator<Item = usize>,
+    start: i64,
+    end: i64,
+    range: i64,
+    counter: bool,
+    rate: bool,
+) -> Option<f64> {
     if pts.len() < 2 {
         return None;
     }
@@ -197,12 +206,8 @@ fn extrapolated_rate(pts: &[FPoint], start: i64, end: i64, range: i64, counter: 
     let (first_t, last_t) = (pts[0].t, pts[last].t);
     let mut result = pts[last].v - pts[0].v;
     if counter {
-        let mut prev = pts[0].v;
-        for p in &pts[1..] {
-            if p.v < prev {
-                result += prev;
-            }
-            prev = p.v;
+        for j in resets {
+            result += pts[j - 1].v;
         }
     }
     let mut to_start = (first_t - start) as f64 / 1000.0;
@@ -630,8 +635,24 @@ impl Evaluator<'_> {
                     }
                 }
                 let ends = rv.ends.clone();
-                rv.map_windows(self, false, |_, i, w| {
-                    extrapolated_rate(w, ends[i] - range, ends[i], range, counter, rate)
+                // Counter resets of each series, found once: a window then adds only its own.
+                let resets: Vec<Vec<u32>> = rv
+                    .series
+                    .iter()
+                    .map(|s| {
+                        if !counter {
+                            return Vec::new();
+                        }
+                        (1..s.pts.len()).filter(|&j| s.pts[j].v < s.pts[j - 1].v).map(|j| j as u32).collect()
+                    })
+                    .collect();
+                let bases: Vec<usize> = rv.series.iter().map(|s| s.pts.as_ptr() as usize).collect();
+                rv.map_windows(self, false, |si, i, w| {
+                    let lo = (w.as_ptr() as usize - bases[si]) / std::mem::size_of::<FPoint>();
+                    let r = &resets[si];
+                    let from = r.partition_point(|&j| (j as usize) <= lo);
+                    let within = r[from..].iter().take_while(|&&j| (j as usize) < lo + w.len());
+                    extrapolated_rate(w, within.map(|&j| j as usize - lo), ends[i] - range, ends[i], range, counter, rate)
                 })?
             }
             "irate" | "idelta" => {
