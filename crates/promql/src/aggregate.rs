@@ -129,8 +129,10 @@ impl Evaluator<'_> {
                     }
                     if !(0.0..=1.0).contains(&qi) && !warned && buf.iter().any(|b| !b.is_empty()) {
                         warned = true;
-                        self.warnings
-                            .push(format!("PromQL warning: quantile value should be between 0 and 1, got {}", format_go_float(qi)));
+                        self.warnings.push(format!(
+                            "PromQL warning: quantile value should be between 0 and 1, got {}",
+                            format_go_float(qi)
+                        ));
                     }
                     for (g, b) in buf.iter_mut().enumerate() {
                         if !b.is_empty() {
@@ -227,7 +229,14 @@ impl Evaluator<'_> {
     }
 
     /// `topk`/`bottomk`: the k largest/smallest per group and step, keeping the input series.
-    fn topk(&mut self, top: bool, input: Vec<StepSeries>, gid: &[usize], ng: usize, k: &[f64]) -> Result<Vec<StepSeries>> {
+    fn topk(
+        &mut self,
+        top: bool,
+        input: Vec<StepSeries>,
+        gid: &[usize],
+        ng: usize,
+        k: &[f64],
+    ) -> Result<Vec<StepSeries>> {
         let n = self.nsteps();
         let mut keep: Vec<Vec<bool>> = vec![vec![false; n]; input.len()];
         let mut per_group: Vec<Vec<(f64, usize)>> = vec![Vec::new(); ng];
@@ -240,10 +249,7 @@ impl Evaluator<'_> {
                 return Err(QueryError::Execution("Parameter value is NaN".into()));
             }
             if !(-9.223372036854776e18..9.223372036854776e18).contains(&kf) {
-                return Err(QueryError::Execution(format!(
-                    "Scalar value {} overflows int64",
-                    format_go_float(kf)
-                )));
+                return Err(QueryError::Execution(format!("Scalar value {} overflows int64", format_go_float(kf))));
             }
             let kk = kf as i64;
             if kk < 1 {

@@ -3,11 +3,11 @@
 //! matching. Matching signatures and result labels are computed once per series (or pair of
 //! series); only the presence of values is checked step by step.
 
+use promql_parser::parser::token::TokenType;
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD, T_MUL, T_NEQ, T_POW,
     T_SUB,
 };
-use promql_parser::parser::token::TokenType;
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 use rustc_hash::FxHashMap;
 use vitals_model::{Labels, METRIC_NAME};
@@ -112,8 +112,12 @@ impl Evaluator<'_> {
                     })
                     .collect(),
             )),
-            (EvalValue::Vector(l), EvalValue::Scalar(r)) => Ok(EvalValue::Vector(vector_scalar(op, l, &r, false, return_bool))),
-            (EvalValue::Scalar(l), EvalValue::Vector(r)) => Ok(EvalValue::Vector(vector_scalar(op, r, &l, true, return_bool))),
+            (EvalValue::Vector(l), EvalValue::Scalar(r)) => {
+                Ok(EvalValue::Vector(vector_scalar(op, l, &r, false, return_bool)))
+            }
+            (EvalValue::Scalar(l), EvalValue::Vector(r)) => {
+                Ok(EvalValue::Vector(vector_scalar(op, r, &l, true, return_bool)))
+            }
             (EvalValue::Vector(l), EvalValue::Vector(r)) => {
                 let matching = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
                     Some(LabelModifier::Include(ls)) => Matching { on: true, labels: ls.labels.clone() },
@@ -123,7 +127,8 @@ impl Evaluator<'_> {
                 let out = match op.id() {
                     T_LAND | T_LOR | T_LUNLESS => self.set_op(op, l, r, &matching)?,
                     _ => {
-                        let card = b.modifier.as_ref().map(|m| m.card.clone()).unwrap_or(VectorMatchCardinality::OneToOne);
+                        let card =
+                            b.modifier.as_ref().map(|m| m.card.clone()).unwrap_or(VectorMatchCardinality::OneToOne);
                         self.vector_binop(op, l, r, &matching, card, return_bool)?
                     }
                 };
@@ -134,7 +139,13 @@ impl Evaluator<'_> {
         }
     }
 
-    fn set_op(&mut self, op: TokenType, l: Vec<StepSeries>, r: Vec<StepSeries>, m: &Matching) -> Result<Vec<StepSeries>> {
+    fn set_op(
+        &mut self,
+        op: TokenType,
+        l: Vec<StepSeries>,
+        r: Vec<StepSeries>,
+        m: &Matching,
+    ) -> Result<Vec<StepSeries>> {
         let n = self.nsteps();
         let mut ids: FxHashMap<String, usize> = FxHashMap::default();
         let mut sig_of = |s: &StepSeries| {

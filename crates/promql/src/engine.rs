@@ -97,7 +97,7 @@ impl Engine {
         if end < start {
             return Err(QueryError::BadData("end timestamp must not be before start time".into()));
         }
-        if (end - start) / step + 1 > self.opts.max_points_per_series as i64 {
+        if (end - start) / step > self.opts.max_points_per_series as i64 {
             return Err(QueryError::BadData(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
                     .into(),
@@ -182,25 +182,26 @@ pub(crate) fn invalid_utf8_literals(query: &str) -> Vec<String> {
                 continue;
             }
             let Some(e) = chars.next() else { break };
-            let digits = |n: usize, radix: u32, first: Option<char>, it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-                let mut v = 0u32;
-                let mut taken = 0;
-                if let Some(f) = first {
-                    v = f.to_digit(radix).unwrap_or(0);
-                    taken = 1;
-                }
-                while taken < n {
-                    match it.peek().and_then(|c| c.to_digit(radix)) {
-                        Some(x) => {
-                            v = v * radix + x;
-                            it.next();
-                            taken += 1;
-                        }
-                        None => break,
+            let digits =
+                |n: usize, radix: u32, first: Option<char>, it: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+                    let mut v = 0u32;
+                    let mut taken = 0;
+                    if let Some(f) = first {
+                        v = f.to_digit(radix).unwrap_or(0);
+                        taken = 1;
                     }
-                }
-                v
-            };
+                    while taken < n {
+                        match it.peek().and_then(|c| c.to_digit(radix)) {
+                            Some(x) => {
+                                v = v * radix + x;
+                                it.next();
+                                taken += 1;
+                            }
+                            None => break,
+                        }
+                    }
+                    v
+                };
             match e {
                 'x' | '0'..='7' => {
                     let v = if e == 'x' { digits(2, 16, None, &mut chars) } else { digits(3, 8, Some(e), &mut chars) };

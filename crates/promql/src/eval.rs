@@ -295,7 +295,10 @@ impl<'a> Evaluator<'a> {
                     .into_iter()
                     .map(|s| {
                         let labels = if s.drop_name { drop_name(&s.labels) } else { s.labels };
-                        RangeSeries { labels, floats: s.pts.into_iter().filter(|p| p.t > start && p.t <= end).collect() }
+                        RangeSeries {
+                            labels,
+                            floats: s.pts.into_iter().filter(|p| p.t > start && p.t <= end).collect(),
+                        }
                     })
                     .filter(|s| !s.floats.is_empty())
                     .collect();
@@ -574,6 +577,9 @@ impl<'a> Evaluator<'a> {
         if start < lo - range {
             start += step;
         }
+        let inner_steps = if hi < start { 0 } else { (hi - start) / step + 1 };
+        self.note_samples(inner_steps as u64)?;
+        self.check()?;
         let saved = std::mem::replace(&mut self.ts, grid(start, hi, step));
         if hi < start {
             self.ts = Vec::new();

@@ -461,8 +461,7 @@ impl Evaluator<'_> {
                 let hi = self.scalar_arg(c, 1)?;
                 self.map_values(c, |i, x| Some(go_min(hi[i], x)))
             }
-            "year" | "month" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour"
-            | "minute" => {
+            "year" | "month" | "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" => {
                 if c.args.args.is_empty() {
                     let vals = self.ts.iter().map(|&t| Some(date_part(name, t as f64 / 1000.0))).collect();
                     return Ok(EvalValue::Vector(vec![StepSeries { labels: Labels::empty(), drop_name: false, vals }]));
@@ -652,7 +651,15 @@ impl Evaluator<'_> {
                     let r = &resets[si];
                     let from = r.partition_point(|&j| (j as usize) <= lo);
                     let within = r[from..].iter().take_while(|&&j| (j as usize) < lo + w.len());
-                    extrapolated_rate(w, within.map(|&j| j as usize - lo), ends[i] - range, ends[i], range, counter, rate)
+                    extrapolated_rate(
+                        w,
+                        within.map(|&j| j as usize - lo),
+                        ends[i] - range,
+                        ends[i],
+                        range,
+                        counter,
+                        rate,
+                    )
                 })?
             }
             "irate" | "idelta" => {
@@ -846,9 +853,7 @@ impl Evaluator<'_> {
             QueryError::Execution(format!("invalid regular expression in label_replace(): {re_text}: {e}"))
         })?;
         if dst.is_empty() || self.invalid_utf8.contains(&dst) {
-            return Err(QueryError::Execution(format!(
-                "invalid destination label name in label_replace(): {dst}"
-            )));
+            return Err(QueryError::Execution(format!("invalid destination label name in label_replace(): {dst}")));
         }
         let mut out = Vec::with_capacity(v.len());
         for mut s in v {

@@ -10,9 +10,9 @@ mod eval;
 mod functions;
 mod value;
 
-pub use functions::format_go_float;
 pub use engine::{format_query, parse, Engine, EngineOptions, QueryOptions};
 pub use error::QueryError;
+pub use functions::format_go_float;
 pub use value::{FPoint, InstantSample, QueryResult, QueryStats, RangeSeries, Value};
 
 use promql_parser::label::MatchOp as PMatchOp;

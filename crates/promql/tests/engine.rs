@@ -39,7 +39,10 @@ fn instant_and_range_shapes() {
     let Value::Matrix(m) = r.value else { panic!("range queries give matrices") };
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].labels, Labels::from_pairs([("i", "1")]), "arithmetic drops the name");
-    assert_eq!(m[0].floats.iter().map(|p| p.t).collect::<Vec<_>>(), vec![0, 60_000, 120_000, 180_000, 240_000, 300_000]);
+    assert_eq!(
+        m[0].floats.iter().map(|p| p.t).collect::<Vec<_>>(),
+        vec![0, 60_000, 120_000, 180_000, 240_000, 300_000]
+    );
     assert_eq!(m[0].floats[1].v, 80.0);
     let r = e.instant_query(&db, "1 + 2", 1000, &q).unwrap();
     assert_eq!(r.value, Value::Scalar { t: 1000, v: 3.0 });

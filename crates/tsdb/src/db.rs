@@ -21,7 +21,7 @@ use crate::encoding::{put_uvarint, Reader};
 use crate::error::{Error, IoContext, Result};
 use crate::head::chunk::ClosedChunk;
 use crate::head::series::MemSeries;
-use crate::head::{Head, HeadAppender, HeadOptions};
+use crate::head::{Head, HeadAppender, HeadOptions, HeadStats};
 use crate::metrics::TsdbMetrics;
 use crate::querier::{DbQuerier, ReaderGate};
 use crate::wal::record::{self, Record, RefSeries};
@@ -166,6 +166,11 @@ impl Db {
     /// The head.
     pub fn head(&self) -> &Arc<Head> {
         &self.head
+    }
+
+    /// Cardinality of the head, each list cut to its `limit` largest entries.
+    pub fn head_stats(&self, limit: usize) -> HeadStats {
+        self.head.stats(limit)
     }
 
     /// The engine's metrics.

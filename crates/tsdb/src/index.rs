@@ -184,6 +184,36 @@ impl MemPostings {
         v
     }
 
+    /// Cardinality figures of the index, each list the `limit` largest (Prometheus' `PostingsStats`):
+    /// series per value of `metric_label`, values per label name, bytes of values per label name
+    /// (value length times series), and series per label pair.
+    pub(crate) fn stats(&self, metric_label: &str, limit: usize) -> PostingsStats {
+        let mut out = PostingsStats::default();
+        let (mut metrics, mut names, mut bytes, mut pairs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (name, values) in &self.by_name {
+            if name.is_empty() {
+                continue;
+            }
+            names.push((name.to_string(), values.len() as u64));
+            out.num_label_pairs += values.len();
+            let mut size = 0u64;
+            for (value, refs) in values {
+                let series = refs.len() as u64;
+                if name.as_str() == metric_label {
+                    metrics.push((value.to_string(), series));
+                }
+                pairs.push((format!("{}={}", name.as_str(), value.as_str()), series));
+                size += value.len() as u64 * series;
+            }
+            bytes.push((name.to_string(), size));
+        }
+        out.series_count_by_metric_name = top(metrics, limit);
+        out.label_value_count_by_label_name = top(names, limit);
+        out.memory_in_bytes_by_label_name = top(bytes, limit);
+        out.series_count_by_label_value_pair = top(pairs, limit);
+        out
+    }
+
     /// Returns spare capacity of the lists to the allocator (after series were removed).
     pub(crate) fn shrink(&mut self) {
         for values in self.by_name.values_mut() {
@@ -192,6 +222,27 @@ impl MemPostings {
             }
         }
     }
+}
+
+/// What [`MemPostings::stats`] reports.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PostingsStats {
+    pub num_label_pairs: usize,
+    pub series_count_by_metric_name: Vec<(String, u64)>,
+    pub label_value_count_by_label_name: Vec<(String, u64)>,
+    pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
+    pub series_count_by_label_value_pair: Vec<(String, u64)>,
+}
+
+/// The `limit` entries with the largest counts, largest first (ties by name, for stable output).
+fn top(mut v: Vec<(String, u64)>, limit: usize) -> Vec<(String, u64)> {
+    let by_count = |a: &(String, u64), b: &(String, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0));
+    if v.len() > limit {
+        v.select_nth_unstable_by(limit, by_count);
+        v.truncate(limit);
+    }
+    v.sort_unstable_by(by_count);
+    v
 }
 
 impl PostingsSource for MemPostings {
@@ -280,6 +331,19 @@ mod tests {
                 .collect();
             proptest::prop_assert_eq!(postings_for_matchers(&p, &matchers), want);
         }
+    }
+
+    #[test]
+    fn stats_count_like_prometheus() {
+        let p = ix();
+        let s = p.stats("__name__", 2);
+        assert_eq!(s.num_label_pairs, 2 + 3 + 2);
+        assert_eq!(s.series_count_by_metric_name, [("up".to_string(), 3), ("errors".to_string(), 1)]);
+        assert_eq!(s.label_value_count_by_label_name, [("job".to_string(), 3), ("__name__".to_string(), 2)]);
+        // __name__: "up" x3 + "errors" x1 = 6 + 6; job: 3+3+3+2 = 11.
+        assert_eq!(s.memory_in_bytes_by_label_name, [("__name__".to_string(), 12), ("job".to_string(), 11)]);
+        assert_eq!(s.series_count_by_label_value_pair, [("__name__=up".to_string(), 3), ("job=api".to_string(), 2)]);
+        assert_eq!(p.stats("__name__", 0).series_count_by_metric_name, []);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod wal;
 pub use block::{Block, BlockAnalysis, BlockMeta};
 pub use db::{Db, Maintenance, Options, WalSync};
 pub use error::{Error, Result};
-pub use head::{Head, HeadAppender, HeadOptions};
+pub use head::{Head, HeadAppender, HeadOptions, HeadStats};
 pub use metrics::TsdbMetrics;
 pub use querier::{DbQuerier, MergedSeries};
 pub use wal::{TailEvent, TailRecord, WalPosition, WalTail};

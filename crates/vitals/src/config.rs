@@ -86,8 +86,67 @@ impl Config {
 
 /// Reads, parses and validates a configuration file; errors name the file, line and key.
 pub fn load(path: &Path) -> anyhow::Result<Config> {
+    Ok(load_with_text(path)?.0)
+}
+
+/// Like [`load`], also returning the file's text (for `/api/v1/status/config`).
+pub fn load_with_text(path: &Path) -> anyhow::Result<(Config, String)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse(&text, path)
+    Ok((parse(&text, path)?, text))
+}
+
+/// Keys whose values are secrets wherever they appear (Prometheus' `Secret` fields).
+const SECRET_KEYS: [&str; 7] =
+    ["password", "bearer_token", "credentials", "client_secret", "secret_key", "api_key", "auth_token"];
+
+/// Configuration text as `/api/v1/status/config` shows it: re-serialised YAML with every secret
+/// replaced by `<secret>` and URL passwords by `xxxxx`, as Prometheus shows its configuration.
+pub fn redacted_yaml(text: &str) -> String {
+    let mut v: serde_norway::Value = serde_norway::from_str(text).unwrap_or(serde_norway::Value::Null);
+    if v.is_null() {
+        v = serde_norway::Value::Mapping(Default::default());
+    }
+    redact(&mut v, "");
+    serde_norway::to_string(&v).unwrap_or_default()
+}
+
+fn redact(v: &mut serde_norway::Value, parent: &str) {
+    use serde_norway::Value;
+    match v {
+        Value::Mapping(m) => {
+            for (k, val) in m.iter_mut() {
+                let key = k.as_str().unwrap_or("");
+                let secret = SECRET_KEYS.contains(&key) || (key == "key" && parent == "tls_config");
+                if secret && !val.is_null() {
+                    *val = Value::String("<secret>".into());
+                } else if key == "secrets" {
+                    if let Value::Sequence(list) = val {
+                        list.iter_mut().for_each(|s| *s = Value::String("<secret>".into()));
+                    }
+                } else if matches!(key, "url" | "proxy_url") {
+                    if let Value::String(u) = val {
+                        *u = redact_url_password(u);
+                    }
+                } else {
+                    redact(val, key);
+                }
+            }
+        }
+        Value::Sequence(list) => list.iter_mut().for_each(|x| redact(x, parent)),
+        Value::Tagged(t) => redact(&mut t.value, parent),
+        _ => {}
+    }
+}
+
+/// `http://user:pass@host/` → `http://user:xxxxx@host/` (Go's `url.URL.Redacted`).
+fn redact_url_password(u: &str) -> String {
+    let Some((scheme, rest)) = u.split_once("://") else { return u.to_string() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return u.to_string() };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:xxxxx{}", &rest[at..]),
+        None => u.to_string(),
+    }
 }
 
 /// Parses and validates configuration text read from `path`.
@@ -146,6 +205,13 @@ pub fn resolve(base: &Path, p: &str) -> PathBuf {
     } else {
         base.join(p)
     }
+}
+
+/// The text of [`default_config`], for `/api/v1/status/config`.
+pub fn default_config_text(self_target: &str) -> String {
+    format!(
+        "global:\n  scrape_interval: 15s\nscrape_configs:\n- job_name: vitals\n  static_configs:\n  - targets:\n    - {self_target}\n"
+    )
 }
 
 /// The configuration used without `--config`: vitals scrapes itself every 15 s.
@@ -232,6 +298,37 @@ storage:
         assert!(e.contains("p.yml") && e.contains("scrape_timeout"), "{e}");
         let e = parse("rule_files: [missing.yml]\n", Path::new("/nonexistent/p.yml")).unwrap_err().to_string();
         assert!(e.contains("missing.yml"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_the_shown_config() {
+        let text = r#"
+global: {scrape_interval: 15s}
+scrape_configs:
+  - job_name: a
+    basic_auth: {username: u, password: hunter2}
+    authorization: {type: Bearer, credentials: tok-1}
+    bearer_token: tok-2
+    bearer_token_file: /etc/token
+    tls_config: {cert_file: c.pem, key: inline-key, key_file: k.pem}
+    oauth2: {client_id: id, client_secret: csecret-9}
+    static_configs: [{targets: ["h:1"]}]
+remote_write:
+  - url: https://user:pw@example.com/api/v1/write
+    headers: {X-Scope-OrgID: team-a}
+    http_headers: {X-Key: {secrets: [hdr-secret-1, hdr-secret-2]}}
+"#;
+        let shown = redacted_yaml(text);
+        for secret in ["hunter2", "tok-1", "tok-2", "inline-key", "csecret-9", "hdr-secret", ":pw@"] {
+            assert!(!shown.contains(secret), "{secret} shown in:\n{shown}");
+        }
+        for kept in
+            ["username: u", "/etc/token", "key_file: k.pem", "team-a", "user:xxxxx@example.com", "client_id: id"]
+        {
+            assert!(shown.contains(kept), "{kept} missing in:\n{shown}");
+        }
+        assert!(shown.contains("password: <secret>"), "{shown}");
+        assert_eq!(redacted_yaml(""), "{}\n");
     }
 
     #[test]

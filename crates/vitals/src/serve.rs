@@ -1,16 +1,19 @@
 //! `vitals serve`: opens storage, starts scraping and the HTTP server, reloads on SIGHUP or
 //! `POST /-/reload`, and shuts down cleanly on SIGTERM or Ctrl-C.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use tokio::sync::mpsc;
+use vitals_model::PromDuration;
+use vitals_promql::{Engine, EngineOptions};
 use vitals_scrape::Manager;
 use vitals_tsdb::{Db, Options};
-use vitals_web::{ComponentHealth, WebConfig, WebState};
+use vitals_web::{ComponentHealth, TsdbHeadStats, TsdbStat, TsdbStatus, WebConfig, WebState};
 
 use crate::config::{self, Config};
 
@@ -21,7 +24,7 @@ pub struct ServeArgs {
     #[arg(long = "config", alias = "config.file")]
     pub config: Option<PathBuf>,
     /// Data directory.
-    #[arg(long = "storage.path", default_value = "data")]
+    #[arg(long = "storage.path", alias = "storage.tsdb.path", default_value = "data")]
     pub storage_path: PathBuf,
     /// Address to listen on.
     #[arg(long = "listen", alias = "web.listen-address", default_value = "127.0.0.1:9797")]
@@ -32,6 +35,45 @@ pub struct ServeArgs {
     /// Scrape and forward only (remote_write); no local queries.
     #[arg(long)]
     pub agent: bool,
+    /// How far back an instant selector looks for a sample.
+    #[arg(long = "query.lookback-delta", default_value = "5m")]
+    pub query_lookback_delta: PromDuration,
+    /// Longest a query may run (the API's `timeout` parameter may only shorten it).
+    #[arg(long = "query.timeout", default_value = "2m")]
+    pub query_timeout: PromDuration,
+    /// Most samples a query may hold in memory at once.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    pub query_max_samples: u64,
+}
+
+impl ServeArgs {
+    /// The flags as `/api/v1/status/flags` shows them, under Prometheus' names.
+    fn flags(&self) -> BTreeMap<String, String> {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        [
+            ("config.file", path(&self.config)),
+            ("storage.tsdb.path", self.storage_path.display().to_string()),
+            ("web.listen-address", self.listen.clone()),
+            ("web.config.file", path(&self.web_config)),
+            ("agent", self.agent.to_string()),
+            ("query.lookback-delta", self.query_lookback_delta.to_string()),
+            ("query.timeout", self.query_timeout.to_string()),
+            ("query.max-samples", self.query_max_samples.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// The query engine these flags ask for.
+    fn engine(&self) -> Engine {
+        Engine::new(EngineOptions {
+            lookback_delta: self.query_lookback_delta.get(),
+            timeout: self.query_timeout.get(),
+            max_samples: self.query_max_samples,
+            ..EngineOptions::default()
+        })
+    }
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -43,9 +85,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr: SocketAddr = args.listen.parse().with_context(|| format!("--listen {:?}: not host:port", args.listen))?;
     let self_target = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
-    let cfg = match &args.config {
-        Some(p) => config::load(p)?,
-        None => config::default_config(&self_target),
+    let (cfg, cfg_text) = match &args.config {
+        Some(p) => config::load_with_text(p)?,
+        None => (config::default_config(&self_target), config::default_config_text(&self_target)),
     };
     if args.agent && cfg.remote_write.is_empty() {
         anyhow::bail!("--agent needs a configuration with at least one remote_write entry");
@@ -63,6 +105,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut state = WebState::new(cfg.limits.clone(), vitals_web::AuthConfig::new(&web_cfg));
     state.reload = Some(reload_tx);
     state.agent = args.agent;
+    state.engine = args.engine();
+    {
+        let mut status = state.status.lock();
+        status.config_yaml = config::redacted_yaml(&cfg_text);
+        status.flags = args.flags();
+    }
     let state = Arc::new(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server =
@@ -76,6 +124,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // An agent keeps only what the senders may still need: the head and its WAL.
         opts.retention_ms = opts.head.block_range;
     }
+    state.status.lock().storage_retention = retention_text(opts.retention_ms, opts.retention_bytes);
     let db = tokio::task::spawn_blocking(move || Db::open(&dir, opts))
         .await?
         .with_context(|| format!("opening storage in {}", args.storage_path.display()))?;
@@ -99,8 +148,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     {
         let d = db.clone();
         state.metric_sources.lock().push(Arc::new(move |out: &mut String| d.render_metrics(out)));
-        let db = db.clone();
-        state.health_sources.lock().push(("storage".into(), Arc::new(move || storage_health(&db))));
+        let d = db.clone();
+        state.health_sources.lock().push(("storage".into(), Arc::new(move || storage_health(&d))));
+        let d = db.clone();
+        let _ = state.tsdb_status.set(Arc::new(move |limit| tsdb_status(&d, limit)));
+        let d = db.clone();
+        let _ = state.corruption_count.set(Arc::new(move || d.metrics().wal_corruptions_total.get()));
     }
 
     let manager = Arc::new(Manager::new(db.clone(), &format!("vitals/{}", env!("CARGO_PKG_VERSION"))));
@@ -129,13 +182,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         };
         let result = match &args.config {
-            Some(path) => reload(path, &manager, &senders, args.agent, &args.storage_path).await,
-            None => Ok(()),
+            Some(path) => reload(path, &manager, &senders, args.agent, &args.storage_path).await.map(Some),
+            None => Ok(None),
         };
-        match &result {
-            Ok(()) => tracing::info!("configuration reloaded"),
-            Err(e) => tracing::error!(error = %e, "reload failed; the previous configuration keeps running"),
-        }
+        let result = {
+            let mut status = state.status.lock();
+            status.reload_success = result.is_ok();
+            match result {
+                Ok(text) => {
+                    tracing::info!("configuration reloaded");
+                    status.last_config_time = SystemTime::now();
+                    if let Some(text) = text {
+                        status.config_yaml = config::redacted_yaml(&text);
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reload failed; the previous configuration keeps running");
+                    Err(e)
+                }
+            }
+        };
         if let Some(r) = reply {
             let _ = r.send(result.map_err(|e| format!("{e:#}")));
         }
@@ -160,8 +227,8 @@ async fn reload(
     senders: &crate::forward::Forwarders,
     agent: bool,
     data: &std::path::Path,
-) -> anyhow::Result<()> {
-    let cfg = config::load(path)?;
+) -> anyhow::Result<String> {
+    let (cfg, text) = config::load_with_text(path)?;
     if agent && cfg.remote_write.is_empty() {
         anyhow::bail!("{}: --agent needs at least one remote_write entry", path.display());
     }
@@ -170,7 +237,7 @@ async fn reload(
     }
     manager.apply(&cfg.global, &cfg.scrape_configs)?;
     senders.apply(&cfg, data).await?;
-    Ok(())
+    Ok(text)
 }
 
 fn db_options(cfg: &Config) -> Options {
@@ -186,6 +253,38 @@ fn db_options(cfg: &Config) -> Options {
     }
     o.head.max_series = cfg.storage.max_active_series;
     o
+}
+
+/// Retention as Prometheus' runtime information shows it: `15d`, `50GiB` or `15d or 50GiB`.
+fn retention_text(ms: i64, bytes: u64) -> String {
+    let mut parts = Vec::new();
+    if ms > 0 {
+        parts.push(PromDuration(Duration::from_millis(ms as u64)).to_string());
+    }
+    if bytes > 0 {
+        let units = [("TiB", 1u64 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+        let (unit, size) = units.into_iter().find(|(_, size)| bytes.is_multiple_of(*size)).unwrap_or(("B", 1));
+        parts.push(format!("{}{unit}", bytes / size));
+    }
+    parts.join(" or ")
+}
+
+/// `/api/v1/status/tsdb` from the head's cardinality figures.
+fn tsdb_status(db: &Db, limit: usize) -> TsdbStatus {
+    let h = db.head_stats(limit);
+    TsdbStatus {
+        head_stats: TsdbHeadStats {
+            num_series: h.num_series,
+            num_label_pairs: h.num_label_pairs,
+            chunk_count: h.chunk_count,
+            min_time: h.min_time,
+            max_time: h.max_time,
+        },
+        series_count_by_metric_name: TsdbStat::list(h.series_count_by_metric_name),
+        label_value_count_by_label_name: TsdbStat::list(h.label_value_count_by_label_name),
+        memory_in_bytes_by_label_name: TsdbStat::list(h.memory_in_bytes_by_label_name),
+        series_count_by_label_value_pair: TsdbStat::list(h.series_count_by_label_value_pair),
+    }
 }
 
 fn storage_health(db: &Db) -> ComponentHealth {
@@ -211,4 +310,17 @@ fn storage_health(db: &Db) -> ComponentHealth {
         }
     }
     ComponentHealth { status, details: d }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_reads_like_prometheus() {
+        assert_eq!(retention_text(15 * 24 * 3600 * 1000, 0), "15d");
+        assert_eq!(retention_text(0, 50 << 30), "50GiB");
+        assert_eq!(retention_text(2 * 3600 * 1000, 1536 << 20), "2h or 1536MiB");
+        assert_eq!(retention_text(0, 1000), "1000B");
+    }
 }

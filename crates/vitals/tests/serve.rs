@@ -380,3 +380,98 @@ fn promtool_lists_series_labels_and_values() {
     let values = promtool(&["labels", &v.url(), "code"]);
     assert_eq!(values.split_whitespace().collect::<Vec<_>>(), ["200", "500"], "{values}");
 }
+
+/// promtool, Prometheus' own client, against vitals' query API: what it prints for instant and
+/// range queries, series and label values must be what vitals' API answers when asked directly.
+#[test]
+fn promtool_queries_agree_with_the_api() {
+    if !common::have_peer("promtool") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let v = Vitals::start(dir.path(), Some(""), &[]);
+    // Two minutes of a counter per job every 15 s, ending at t0.
+    let t0: i64 = 1_700_000_000;
+    let mut body = String::new();
+    for i in 0..=8 {
+        let t = (t0 - 120 + i * 15) * 1000;
+        body.push_str(&format!("req_total{{job=\"api\",code=\"200\"}} {} {t}\n", i * 30));
+        body.push_str(&format!("req_total{{job=\"api\",code=\"500\"}} {} {t}\n", i * 3));
+        body.push_str(&format!("up{{job=\"api\"}} 1 {t}\nup{{job=\"db\"}} 0 {t}\n"));
+    }
+    let (code, resp) = http("POST", &format!("{}/api/v1/import/prometheus", v.url()), &[], body.as_bytes()).unwrap();
+    assert_eq!(code, 204, "{resp}");
+    let promtool = |args: &[&str]| {
+        let out = Command::new("promtool").arg("query").args(args).output().unwrap();
+        assert!(out.status.success(), "promtool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let api = |path: String| {
+        let (code, body) = http_get(&format!("{}{path}", v.url())).unwrap();
+        assert_eq!(code, 200, "{path}: {body}");
+        json(&body)["data"].clone()
+    };
+    let enc = common::urlencode;
+    let (t, start, end) = (t0.to_string(), (t0 - 60).to_string(), t0.to_string());
+
+    // Instant query: promtool's JSON output is the API's `result`; its text output says the same.
+    let expr = "sum by (code) (rate(req_total[1m]))";
+    let ours = api(format!("/api/v1/query?query={}&time={t}", enc(expr)));
+    assert_eq!(ours["resultType"], "vector", "{ours}");
+    let theirs = json(&promtool(&["instant", "-o", "json", "--time", &t, &v.url(), expr]));
+    assert_eq!(sorted(&theirs), sorted(&ours["result"]));
+    let text = promtool(&["instant", "--time", &t, &v.url(), expr]);
+    let mut printed: Vec<(String, f64, String)> = text.lines().map(promtool_line).collect();
+    printed.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(printed.len(), 2, "{text}");
+    assert_eq!(printed[0].0, "{code=\"200\"}");
+    assert!((printed[0].1 - 2.0).abs() < 1e-9 && (printed[1].1 - 0.2).abs() < 1e-9, "{text}");
+    assert!(printed.iter().all(|p| p.2 == t), "{text}");
+
+    // Range query.
+    let expr = "up";
+    let ours = api(format!("/api/v1/query_range?query={expr}&start={start}&end={end}&step=30"));
+    let theirs =
+        json(&promtool(&["range", "-o", "json", "--start", &start, "--end", &end, "--step", "30s", &v.url(), expr]));
+    assert_eq!(sorted(&theirs), sorted(&ours["result"]));
+    assert_eq!(ours["result"].as_array().map(Vec::len), Some(2), "{ours}");
+    assert_eq!(ours["result"][0]["values"].as_array().map(Vec::len), Some(3), "{ours}");
+
+    // Series and label values over the same time range.
+    let (s, e) = ((t0 - 3600).to_string(), (t0 + 3600).to_string());
+    let ours = api(format!("/api/v1/series?match[]={}&start={s}&end={e}", enc("req_total{code=\"500\"}")));
+    let text = promtool(&["series", "--match=req_total{code=\"500\"}", "--start", &s, "--end", &e, &v.url()]);
+    let printed: Vec<String> = text.lines().map(str::to_string).collect();
+    let ours_text: Vec<String> = ours
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let pairs: Vec<String> =
+                m.as_object().unwrap().iter().map(|(k, v)| format!("{k}={:?}", v.as_str().unwrap())).collect();
+            format!("{{{}}}", pairs.join(", "))
+        })
+        .collect();
+    assert_eq!(printed, ours_text);
+    let ours = api(format!("/api/v1/label/job/values?start={s}&end={e}"));
+    let text = promtool(&["labels", "--start", &s, "--end", &e, &v.url(), "job"]);
+    assert_eq!(
+        text.split_whitespace().collect::<Vec<_>>(),
+        ours.as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect::<Vec<_>>()
+    );
+    assert_eq!(ours, serde_json::json!(["api", "db"]));
+}
+
+/// A vector or matrix with its series in label order (PromQL does not promise one).
+fn sorted(result: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut v = result.as_array().cloned().unwrap_or_default();
+    v.sort_by_key(|s| s["metric"].to_string());
+    v
+}
+
+/// One line of promtool's text output for a vector: `{labels} => value @[time]`.
+fn promtool_line(line: &str) -> (String, f64, String) {
+    let (labels, rest) = line.split_once(" => ").unwrap_or_else(|| panic!("not a promtool sample line: {line}"));
+    let (value, at) = rest.split_once(" @[").unwrap_or_else(|| panic!("no time in {line}"));
+    (labels.to_string(), value.parse().unwrap(), at.trim_end_matches(']').to_string())
+}

@@ -1,13 +1,19 @@
-//! The HTTP server of vitals (axum): health and readiness, self-metrics, the targets and metadata
-//! parts of the Prometheus HTTP API, and the ingest endpoints (remote_write, text import, OTLP).
-//! It holds no data itself: storage, scraping and reloading are handed to it by the binary.
+//! The HTTP server of vitals (axum): health and readiness, self-metrics, the Prometheus HTTP API
+//! (PromQL queries, series and labels, targets, metadata, status pages) and the ingest endpoints
+//! (remote_write, text import, OTLP). It holds no data itself: storage, the query engine,
+//! scraping, reloading and the status figures are handed to it by the binary.
 
 pub mod auth;
 mod handlers;
 mod meta_api;
 pub mod metrics;
+mod params;
+mod query_api;
+mod query_json;
 pub mod server;
+mod status_api;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
@@ -18,16 +24,26 @@ use axum::routing::{get, post};
 use axum::Router;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
+use tower_http::compression::CompressionLayer;
 use vitals_model::{Appendable, Queryable};
+use vitals_promql::Engine;
 use vitals_remote::IngestLimits;
 use vitals_scrape::Manager;
 
 pub use auth::{AuthConfig, WebConfig};
 pub use metrics::HttpMetrics;
+pub use status_api::{TsdbHeadStats, TsdbStat, TsdbStatus};
 
 /// A storage the server can write to and read from.
-pub trait Storage: Appendable + Queryable {}
-impl<T: Appendable + Queryable> Storage for T {}
+pub trait Storage: Appendable + Queryable {
+    /// The storage as the query engine reads it.
+    fn as_queryable(&self) -> &dyn Queryable;
+}
+impl<T: Appendable + Queryable> Storage for T {
+    fn as_queryable(&self) -> &dyn Queryable {
+        self
+    }
+}
 
 /// A request to reload the configuration; the answer says whether the new one was applied.
 pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
@@ -46,6 +62,38 @@ pub struct ComponentHealth {
 pub type MetricsSource = Arc<dyn Fn(&mut String) + Send + Sync>;
 /// Reports a component's health for `/health`.
 pub type HealthSource = Arc<dyn Fn() -> ComponentHealth + Send + Sync>;
+/// Computes `/api/v1/status/tsdb` with each list cut to the given length.
+pub type TsdbStatusSource = Arc<dyn Fn(usize) -> TsdbStatus + Send + Sync>;
+/// Reads a counter (such as the storage's repaired WAL corruptions).
+pub type CountSource = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The running configuration as the status endpoints show it; the binary sets it on start and
+/// after every reload attempt.
+#[derive(Debug, Clone)]
+pub struct StatusInfo {
+    /// The loaded configuration as YAML, secrets shown as `<secret>` (`/api/v1/status/config`).
+    pub config_yaml: String,
+    /// Command-line flags and their values, Prometheus' names (`/api/v1/status/flags`).
+    pub flags: BTreeMap<String, String>,
+    /// Whether the last reload succeeded.
+    pub reload_success: bool,
+    /// When the configuration was last loaded successfully.
+    pub last_config_time: SystemTime,
+    /// Retention as Prometheus shows it (`15d`, `15d or 50GiB`).
+    pub storage_retention: String,
+}
+
+impl Default for StatusInfo {
+    fn default() -> Self {
+        StatusInfo {
+            config_yaml: String::new(),
+            flags: BTreeMap::new(),
+            reload_success: true,
+            last_config_time: SystemTime::now(),
+            storage_retention: String::new(),
+        }
+    }
+}
 
 /// Everything the handlers share.
 pub struct WebState {
@@ -71,6 +119,14 @@ pub struct WebState {
     pub auth: Arc<AuthConfig>,
     /// `--agent`: no local queries.
     pub agent: bool,
+    /// The PromQL engine of `/api/v1/query` and `/api/v1/query_range`.
+    pub engine: Engine,
+    /// Configuration, flags and reload status for the status endpoints.
+    pub status: Mutex<StatusInfo>,
+    /// Cardinality of the storage for `/api/v1/status/tsdb`, once storage is open.
+    pub tsdb_status: OnceLock<TsdbStatusSource>,
+    /// WAL corruptions repaired at start, for `/api/v1/status/runtimeinfo`.
+    pub corruption_count: OnceLock<CountSource>,
 }
 
 impl WebState {
@@ -88,6 +144,10 @@ impl WebState {
             health_sources: Mutex::new(Vec::new()),
             auth: Arc::new(auth),
             agent: false,
+            engine: Engine::default(),
+            status: Mutex::new(StatusInfo::default()),
+            tsdb_status: OnceLock::new(),
+            corruption_count: OnceLock::new(),
         }
     }
 
@@ -155,7 +215,18 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/v1/series", get(meta_api::series).post(meta_api::series))
         .route("/api/v1/labels", get(meta_api::labels).post(meta_api::labels))
         .route("/api/v1/label/{name}/values", get(meta_api::label_values))
+        .route("/api/v1/query", get(query_api::query).post(query_api::query).layer(CompressionLayer::new()))
+        .route(
+            "/api/v1/query_range",
+            get(query_api::query_range).post(query_api::query_range).layer(CompressionLayer::new()),
+        )
+        .route("/api/v1/format_query", get(query_api::format_query).post(query_api::format_query))
+        .route("/api/v1/query_exemplars", get(query_api::query_exemplars).post(query_api::query_exemplars))
         .route("/api/v1/status/buildinfo", get(handlers::buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(status_api::runtimeinfo))
+        .route("/api/v1/status/flags", get(status_api::flags))
+        .route("/api/v1/status/config", get(status_api::config))
+        .route("/api/v1/status/tsdb", get(status_api::tsdb))
         .route("/api/v1/write", post(handlers::remote_write).layer(ingest_limit))
         .route("/api/v1/import/prometheus", post(handlers::import).layer(ingest_limit))
         .route("/api/v1/otlp/v1/metrics", post(handlers::otlp).layer(ingest_limit))
@@ -175,9 +246,13 @@ async fn track(State(state): State<Arc<WebState>>, req: Request, next: Next) -> 
     resp
 }
 
-/// An error in Prometheus' API format: `{"status":"error","errorType":…,"error":…}`.
+/// An error in Prometheus' API format and key order: `{"status":"error","errorType":…,"error":…}`.
 pub fn api_error(status: u16, error_type: &str, msg: impl Into<String>) -> Response {
-    let body = serde_json::json!({"status": "error", "errorType": error_type, "error": msg.into()});
+    let mut body = String::from(r#"{"status":"error","errorType":"#);
+    query_json::json_string(&mut body, error_type);
+    body.push_str(r#","error":"#);
+    query_json::json_string(&mut body, &msg.into());
+    body.push('}');
     let code = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-    (code, axum::Json(body)).into_response()
+    (code, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }

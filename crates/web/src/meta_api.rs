@@ -5,13 +5,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, Method};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use serde_json::json;
 use vitals_model::{Labels, Matcher};
 
+use crate::params::{form_pairs, local_storage, parse_time, refuse_in_agent_mode};
 use crate::{api_error, WebState};
 
 /// The parameters common to the three endpoints.
@@ -24,17 +25,10 @@ struct Params {
 
 /// The parameters, or the `bad_data` message explaining which one is wrong.
 fn params(query: Option<&str>, method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<Params, String> {
-    let mut pairs: Vec<(String, String)> =
-        form_urlencoded::parse(query.unwrap_or("").as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    if method == Method::POST && form {
-        pairs.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
-    }
+    let pairs = form_pairs(query, method, headers, body);
     let mut p = Params { matchers: Vec::new(), start: i64::MIN, end: i64::MAX, limit: usize::MAX };
-    for (k, v) in pairs {
+    // Backwards, so that for `start`, `end` and `limit` the first value wins, as with Go's `FormValue`.
+    for (k, v) in pairs.into_iter().rev() {
         match k.as_str() {
             "match[]" => p
                 .matchers
@@ -56,66 +50,6 @@ fn params(query: Option<&str>, method: &Method, headers: &HeaderMap, body: &[u8]
     Ok(p)
 }
 
-/// A time as Prometheus accepts it: Unix seconds (with fraction) or RFC 3339; in milliseconds.
-pub fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() {
-            return Ok((secs * 1000.0).round().clamp(i64::MIN as f64, i64::MAX as f64) as i64);
-        }
-    }
-    parse_rfc3339(s).ok_or_else(|| format!("cannot parse {s:?} to a valid timestamp"))
-}
-
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    let mut i = 19;
-    let mut frac_ms = 0i64;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while b.get(i).is_some_and(|c| c.is_ascii_digit()) {
-            i += 1;
-        }
-        let digits = s.get(start..i)?;
-        let padded = format!("{:0<3}", &digits[..digits.len().min(3)]);
-        frac_ms = padded.parse().ok()?;
-    }
-    let offset_min = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        c @ (b'+' | b'-') if b.len() == i + 6 && b[i + 3] == b':' => {
-            let m = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
-            if *c == b'-' {
-                -m
-            } else {
-                m
-            }
-        }
-        _ => return None,
-    };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y2, m2) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let doy = (153 * m2 + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000) + frac_ms)
-}
-
 /// What every metadata request starts with: not in agent mode, valid parameters, storage ready.
 /// `Box` keeps the error side small.
 fn prepare(
@@ -125,16 +59,9 @@ fn prepare(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Params, Arc<dyn crate::Storage>), Box<Response>> {
-    if st.agent {
-        return Err(Box::new(api_error(
-            422,
-            "execution",
-            "unavailable with --agent: vitals keeps no local history to query",
-        )));
-    }
+    refuse_in_agent_mode(st)?;
     let p = params(q, method, headers, body).map_err(|msg| Box::new(api_error(400, "bad_data", msg)))?;
-    let storage = st.storage().ok_or_else(|| Box::new(api_error(503, "unavailable", "storage is not ready yet")))?;
-    Ok((p, storage))
+    Ok((p, local_storage(st)?))
 }
 
 /// `GET|POST /api/v1/series`.
@@ -230,22 +157,5 @@ async fn names_or_values(
         Ok(Ok(list)) => Json(json!({"status": "success", "data": list})).into_response(),
         Ok(Err(e)) => api_error(422, "execution", e),
         Err(e) => api_error(500, "internal", e.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_parse_like_prometheus() {
-        assert_eq!(parse_time("1700000000").unwrap(), 1_700_000_000_000);
-        assert_eq!(parse_time("1700000000.123").unwrap(), 1_700_000_000_123);
-        assert_eq!(parse_time("2026-11-23T14:05:00.123Z").unwrap(), 1_795_442_700_123);
-        assert_eq!(parse_time("2026-11-23T15:05:00+01:00").unwrap(), 1_795_442_700_000);
-        assert_eq!(parse_time("1970-01-01T00:00:00Z").unwrap(), 0);
-        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-23T14:05:00", "NaN"] {
-            assert!(parse_time(bad).is_err(), "{bad}");
-        }
     }
 }

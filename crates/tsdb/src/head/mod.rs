@@ -67,6 +67,30 @@ impl Default for HeadOptions {
     }
 }
 
+/// Cardinality figures of the head (Prometheus' TSDB status page). Lists are `(name, count)`,
+/// largest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeadStats {
+    /// Series in the head.
+    pub num_series: u64,
+    /// Distinct label name/value pairs.
+    pub num_label_pairs: u64,
+    /// Chunks in the head.
+    pub chunk_count: i64,
+    /// Lowest sample time (`i64::MAX` when empty).
+    pub min_time: i64,
+    /// Highest sample time (`i64::MIN` when empty).
+    pub max_time: i64,
+    /// Series per metric name.
+    pub series_count_by_metric_name: Vec<(String, u64)>,
+    /// Distinct values per label name.
+    pub label_value_count_by_label_name: Vec<(String, u64)>,
+    /// Bytes of label values per label name (value length times series using it).
+    pub memory_in_bytes_by_label_name: Vec<(String, u64)>,
+    /// Series per `name=value` pair.
+    pub series_count_by_label_value_pair: Vec<(String, u64)>,
+}
+
 #[derive(Default)]
 struct Stripe {
     /// One series per label hash; the rare second series with the same hash goes to `collisions`.
@@ -472,6 +496,23 @@ impl Head {
         self.num_series.fetch_sub(1, Ordering::Relaxed);
         self.metrics.head_series.add(-1);
         self.metrics.head_series_removed_total.inc();
+    }
+
+    /// Cardinality of the head for `/api/v1/status/tsdb`: totals and the `limit` largest entries
+    /// of each list.
+    pub fn stats(&self, limit: usize) -> HeadStats {
+        let p = self.postings.read().stats(vitals_model::METRIC_NAME, limit);
+        HeadStats {
+            num_series: self.num_series() as u64,
+            num_label_pairs: p.num_label_pairs as u64,
+            chunk_count: self.metrics.head_chunks.get(),
+            min_time: self.min_time(),
+            max_time: self.max_time(),
+            series_count_by_metric_name: p.series_count_by_metric_name,
+            label_value_count_by_label_name: p.label_value_count_by_label_name,
+            memory_in_bytes_by_label_name: p.memory_in_bytes_by_label_name,
+            series_count_by_label_value_pair: p.series_count_by_label_value_pair,
+        }
     }
 
     /// Estimated bytes of sample data held (chunks and out-of-order buffers).
