@@ -208,10 +208,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
 
-    tracing::info!("shutting down: no new requests, finishing scrapes and commits");
+    tracing::info!("shutting down: finishing scrapes, then requests and commits");
+    // Scrapes stop first: a target that is vitals itself must not see its server gone (up = 0).
+    manager.shutdown().await;
     let _ = stop_tx.send(true);
     let _ = server.await;
-    manager.shutdown().await;
     senders.shutdown().await;
     syncer.abort();
     drop(maintenance);
