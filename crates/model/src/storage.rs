@@ -130,6 +130,22 @@ pub trait Series: Send {
     fn labels(&self) -> &Labels;
     /// Samples in increasing time order, restricted to the querier's range.
     fn iter(&self) -> Box<dyn SampleIter + '_>;
+
+    /// The samples with `mint <= t <= maxt` (within the querier's range), in time order. Storages
+    /// override it to decode only that part.
+    fn samples_between(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        let mut it = self.iter();
+        let mut out = Vec::new();
+        let mut next = it.seek(mint);
+        while let Some(s) = next {
+            if s.t > maxt {
+                break;
+            }
+            out.push(s);
+            next = it.next();
+        }
+        out
+    }
 }
 
 /// Iterates samples in increasing time order.

@@ -483,17 +483,15 @@ impl<'a> Evaluator<'a> {
         let mut out = Vec::with_capacity(series.len());
         let mut total = 0u64;
         for s in &series {
-            let mut it = s.iter();
-            let mut pts = Vec::new();
-            let mut next = it.seek(mint);
-            while let Some(smp) = next {
-                if smp.t > maxt {
-                    break;
-                }
-                let v = if smp.v.is_nan() && !is_stale_nan(smp.v) { f64::NAN } else { smp.v };
-                pts.push(FPoint { t: smp.t, v });
-                next = it.next();
-            }
+            // Same layout: the collect reuses the storage's buffer.
+            let pts: Vec<FPoint> = s
+                .samples_between(mint, maxt)
+                .into_iter()
+                .map(|smp| FPoint {
+                    t: smp.t,
+                    v: if smp.v.is_nan() && !is_stale_nan(smp.v) { f64::NAN } else { smp.v },
+                })
+                .collect();
             if !pts.is_empty() {
                 total += pts.len() as u64;
                 out.push(WindowSeries { labels: s.labels().clone(), drop_name: false, pts });

@@ -89,12 +89,22 @@ pub struct MergedSeries {
 impl MergedSeries {
     /// All samples in range, in time order, without duplicates.
     pub fn samples(&self) -> Vec<Sample> {
+        self.samples_in(self.mint, self.maxt)
+    }
+
+    /// The samples in `[mint, maxt]` (clamped to the querier's range), in time order, without
+    /// duplicates; only chunks overlapping that range are decoded.
+    fn samples_in(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        let (mint, maxt) = (mint.max(self.mint), maxt.min(self.maxt));
         let mut out: Vec<Sample> = Vec::new();
+        if mint > maxt {
+            return out;
+        }
         let mut ordered = true;
         for p in &self.parts {
             let part = match p {
-                Part::Head(s) => s.samples(self.mint, self.maxt),
-                Part::Block(b, chunks, del) => match b.samples(chunks, del, self.mint, self.maxt) {
+                Part::Head(s) => s.samples(mint, maxt),
+                Part::Block(b, chunks, del) => match b.samples(chunks, del, mint, maxt) {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::error!(block = %b.dir().display(), error = %e, "skipping unreadable chunk");
@@ -141,6 +151,9 @@ impl Series for MergedSeries {
     }
     fn iter(&self) -> Box<dyn SampleIter + '_> {
         Box::new(OwnedIter { samples: self.samples(), pos: 0 })
+    }
+    fn samples_between(&self, mint: i64, maxt: i64) -> Vec<Sample> {
+        self.samples_in(mint, maxt)
     }
 }
 
