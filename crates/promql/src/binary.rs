@@ -302,8 +302,12 @@ impl Evaluator<'_> {
                 let oi = match pair_out.get(&(li as u32, ri)) {
                     Some(&o) => o,
                     None => {
-                        let labels = result_labels(&s.labels, &rs.labels, m, one_to_one, &include);
-                        let drop = drops_name(op) || return_bool || s.drop_name;
+                        // Arithmetic removes the name at once, even with delayed name removal
+                        // (Prometheus' resultMetric); `group_x(__name__)` can then copy the other
+                        // side's name, which stays.
+                        let arith = drops_name(op);
+                        let labels = result_labels(&s.labels, &rs.labels, m, one_to_one, &include, arith);
+                        let drop = return_bool || (!arith && s.drop_name);
                         let o = *out_index.entry((labels.clone(), drop)).or_insert_with(|| {
                             out.push(StepSeries { labels, drop_name: drop, vals: vec![None; n] });
                             written_flag.push(false);
@@ -346,15 +350,19 @@ fn match_labels(l: &Labels, m: &Matching) -> Labels {
     b.build()
 }
 
-/// Labels of a binary operation's result: the "many" side's labels, reduced to the `on` labels (or
-/// without the `ignoring` ones) for one-to-one matching, plus `group_x` labels from the "one" side.
-fn result_labels(l: &Labels, r: &Labels, m: &Matching, one_to_one: bool, include: &[String]) -> Labels {
+/// Labels of a binary operation's result: the "many" side's labels (without the name for
+/// arithmetic), reduced to the `on` labels (or without the `ignoring` ones) for one-to-one matching,
+/// plus `group_x` labels from the "one" side.
+fn result_labels(l: &Labels, r: &Labels, m: &Matching, one_to_one: bool, include: &[String], arith: bool) -> Labels {
     let mut b = l.builder();
+    if arith {
+        b.del(METRIC_NAME);
+    }
     if one_to_one {
         if m.on {
             b = Labels::empty().builder();
             for lab in l.iter() {
-                if m.labels.iter().any(|x| x == lab.name.as_str()) {
+                if m.labels.iter().any(|x| x == lab.name.as_str()) && !(arith && lab.name.as_str() == METRIC_NAME) {
                     b.set(lab.name.as_str(), lab.value.as_str());
                 }
             }

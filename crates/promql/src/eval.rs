@@ -570,9 +570,10 @@ impl<'a> Evaluator<'a> {
         };
         let ends = self.refs(&sq.at, &sq.offset);
         let (lo, hi) = (ends.iter().copied().min().unwrap_or(0), ends.iter().copied().max().unwrap_or(0));
-        // Inner steps are aligned to multiples of the subquery step (Go's truncating division).
+        // Inner steps are aligned to multiples of the subquery step (Go's truncating division); the
+        // first one is after `lo - range`, which no left-open window includes.
         let mut start = step * ((lo - range) / step);
-        if start < lo - range {
+        if start <= lo - range {
             start += step;
         }
         let inner_steps = if hi < start { 0 } else { (hi - start) / step + 1 };
