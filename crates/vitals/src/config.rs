@@ -23,18 +23,48 @@ pub struct Config {
     /// Stores to forward samples to.
     #[serde(default)]
     pub remote_write: Vec<vitals_remote::send::RemoteWriteConfig>,
-    /// Rule files (evaluated once rules land; checked to exist now).
+    /// Rule files (globs, relative to this file's folder).
     #[serde(default)]
     pub rule_files: Vec<String>,
-    /// Alertmanager settings (used once alerting lands).
+    /// Whether vitals' default rule pack is evaluated (default true).
     #[serde(default)]
-    pub alerting: Option<serde_norway::Value>,
+    pub default_rules: Option<bool>,
+    /// Notification routing and receivers, in Alertmanager's schema.
+    #[serde(default)]
+    pub notify: Option<vitals_notify::NotifyConfig>,
+    /// External Alertmanagers alerts are forwarded to (Prometheus' `alerting` section).
+    #[serde(default)]
+    pub alerting: Option<AlertingConfig>,
     /// Storage settings.
     #[serde(default)]
     pub storage: StorageConfig,
     /// Limits of the ingest endpoints.
     #[serde(default)]
     pub limits: IngestLimits,
+}
+
+/// `alerting:` — where alerts are forwarded, as in Prometheus.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingConfig {
+    /// External Alertmanagers.
+    #[serde(default)]
+    pub alertmanagers: Vec<vitals_notify::AlertmanagerConfig>,
+    /// Relabeling of alerts before they are sent (accepted, not applied yet).
+    #[serde(default)]
+    pub alert_relabel_configs: Vec<serde_norway::Value>,
+}
+
+impl Config {
+    /// The notification settings: the `notify:` section, or a single receiver that only keeps
+    /// alerts for the API when there is none.
+    pub fn notify_config(&self) -> vitals_notify::NotifyConfig {
+        match &self.notify {
+            Some(n) => n.clone(),
+            None => vitals_notify::NotifyConfig::from_yaml("route: {receiver: vitals}\nreceivers: [{name: vitals}]\n")
+                .expect("the built-in notify configuration is valid"),
+        }
+    }
 }
 
 /// `storage:` — Prometheus' `tsdb`/`exemplars` keys and vitals' retention settings.
@@ -71,11 +101,8 @@ impl Config {
     /// Keys that are accepted but have no effect yet, one message each.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
-        if !self.rule_files.is_empty() {
-            w.push("rule_files: accepted, but rules are not evaluated yet".to_string());
-        }
-        if self.alerting.is_some() {
-            w.push("alerting: accepted, but alerts are not sent yet".to_string());
+        if self.alerting.as_ref().is_some_and(|a| !a.alert_relabel_configs.is_empty()) {
+            w.push("alerting.alert_relabel_configs: accepted, but not applied yet".to_string());
         }
         if self.storage.exemplars.is_some() {
             w.push("storage.exemplars: vitals keeps no exemplars".to_string());
@@ -96,8 +123,18 @@ pub fn load_with_text(path: &Path) -> anyhow::Result<(Config, String)> {
 }
 
 /// Keys whose values are secrets wherever they appear (Prometheus' `Secret` fields).
-const SECRET_KEYS: [&str; 7] =
-    ["password", "bearer_token", "credentials", "client_secret", "secret_key", "api_key", "auth_token"];
+const SECRET_KEYS: [&str; 10] = [
+    "password",
+    "bearer_token",
+    "credentials",
+    "client_secret",
+    "secret_key",
+    "api_key",
+    "auth_token",
+    "auth_password",
+    "auth_secret",
+    "api_url",
+];
 
 /// Configuration text as `/api/v1/status/config` shows it: re-serialised YAML with every secret
 /// replaced by `<secret>` and URL passwords by `xxxxx`, as Prometheus shows its configuration.
@@ -186,6 +223,15 @@ fn validate(cfg: &Config, path: &Path) -> anyhow::Result<()> {
         rw.validate().map_err(|e| anyhow::anyhow!("{file}: remote_write[{i}]: {e}"))?;
         if !names.insert(rw.queue_name()) {
             bail!("{file}: remote_write[{i}]: duplicate remote_write name or url {:?}", rw.queue_name());
+        }
+    }
+    if let Some(n) = &cfg.notify {
+        n.validate().map_err(|e| anyhow::anyhow!("{file}: notify: {e}"))?;
+    }
+    if let Some(a) = &cfg.alerting {
+        for (i, am) in a.alertmanagers.iter().enumerate() {
+            vitals_notify::AlertmanagerForwarder::new(am)
+                .map_err(|e| anyhow::anyhow!("{file}: alerting.alertmanagers[{i}]: {e}"))?;
         }
     }
     let base = path.parent().unwrap_or(Path::new("."));

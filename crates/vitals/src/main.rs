@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod alerting;
 mod config;
 mod forward;
+mod rules;
 mod serve;
 
 #[derive(Parser)]
@@ -42,6 +44,12 @@ enum CheckCommand {
     WebConfig {
         /// The file.
         file: PathBuf,
+    },
+    /// Checks Prometheus rule files as `promtool check rules` does; exit code 1 if any is invalid.
+    Rules {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -79,6 +87,12 @@ fn main() -> anyhow::Result<()> {
         Command::Check(CheckCommand::WebConfig { file }) => {
             vitals_web::WebConfig::load(&file).map_err(anyhow::Error::msg)?;
             println!("SUCCESS: {} is valid", file.display());
+            Ok(())
+        }
+        Command::Check(CheckCommand::Rules { files }) => {
+            if !rules::check(&files) {
+                std::process::exit(1);
+            }
             Ok(())
         }
         Command::Tsdb(TsdbCommand::Inspect { dir }) => inspect(&dir),

@@ -156,6 +156,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let _ = state.corruption_count.set(Arc::new(move || d.metrics().wal_corruptions_total.get()));
     }
 
+    let alerting = crate::alerting::Alerting::start(&cfg, &args.storage_path, format!("{scheme}://{addr}"))?;
+    let alert_sink = alerting.sink();
+    let _ = state.notifier.set(alerting.notifier.clone());
+    {
+        let a = alerting.clone();
+        state.metric_sources.lock().push(Arc::new(move |out: &mut String| a.render_metrics(out)));
+    }
     let manager = Arc::new(Manager::new(db.clone(), &format!("vitals/{}", env!("CARGO_PKG_VERSION"))));
     manager.apply(&cfg.global, &cfg.scrape_configs)?;
     let _ = state.scrape.set(manager.clone());
@@ -164,6 +171,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let s = senders.clone();
         state.metric_sources.lock().push(Arc::new(move |out: &mut String| s.render_metrics(out)));
     }
+
+    // Rules: not in agent mode (an agent keeps no history to evaluate them on).
+    let rule_manager = if args.agent {
+        None
+    } else {
+        let m = vitals_rules::RuleManager::new(vitals_rules::ManagerOptions {
+            engine: args.engine(),
+            storage: db.clone(),
+            appendable: db.clone(),
+            state_dir: args.storage_path.join("rules-state"),
+            external_labels: cfg.global.external_labels.clone(),
+            external_url: format!("{scheme}://{addr}"),
+            default_interval: cfg.global.evaluation_interval.0,
+            resend_delay: Duration::from_secs(60),
+            sink: Some(alert_sink.clone()),
+        });
+        let files = crate::rules::load(&cfg, args.config.as_deref())?;
+        m.apply(&files).await.map_err(anyhow::Error::msg)?;
+        let _ = state.rules.set(m.clone());
+        Some(m)
+    };
 
     tracing::info!(
         "vitals is up: UI and API on {scheme}://{addr}/ , data in {}, {} scrape job(s){}",
@@ -182,7 +210,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break,
         };
         let result = match &args.config {
-            Some(path) => reload(path, &manager, &senders, args.agent, &args.storage_path).await.map(Some),
+            Some(path) => {
+                reload(path, &manager, rule_manager.as_ref(), &alerting, &senders, args.agent, &args.storage_path)
+                    .await
+                    .map(Some)
+            }
             None => Ok(None),
         };
         let result = {
@@ -209,8 +241,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     tracing::info!("shutting down: finishing scrapes, then requests and commits");
-    // Scrapes stop first: a target that is vitals itself must not see its server gone (up = 0).
+    // Rules and scrapes stop first: a target that is vitals itself must not see its server gone (up = 0).
+    if let Some(r) = &rule_manager {
+        r.shutdown().await;
+    }
     manager.shutdown().await;
+    alerting.shutdown().await;
     let _ = stop_tx.send(true);
     let _ = server.await;
     senders.shutdown().await;
@@ -225,6 +261,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn reload(
     path: &std::path::Path,
     manager: &Manager,
+    rules: Option<&Arc<vitals_rules::RuleManager>>,
+    alerting: &crate::alerting::Alerting,
     senders: &crate::forward::Forwarders,
     agent: bool,
     data: &std::path::Path,
@@ -236,8 +274,17 @@ async fn reload(
     for w in cfg.warnings() {
         tracing::warn!("{w}");
     }
+    // Rule files are checked before anything changes, so a bad one leaves the old configuration running.
+    let rule_files = match rules {
+        Some(_) => Some(crate::rules::load(&cfg, Some(path))?),
+        None => None,
+    };
     manager.apply(&cfg.global, &cfg.scrape_configs)?;
     senders.apply(&cfg, data).await?;
+    alerting.apply(&cfg)?;
+    if let (Some(r), Some(files)) = (rules, rule_files) {
+        r.apply(&files).await.map_err(anyhow::Error::msg)?;
+    }
     Ok(text)
 }
 

@@ -1,8 +1,10 @@
 //! The HTTP server of vitals (axum): health and readiness, self-metrics, the Prometheus HTTP API
-//! (PromQL queries, series and labels, targets, metadata, status pages) and the ingest endpoints
-//! (remote_write, text import, OTLP). It holds no data itself: storage, the query engine,
-//! scraping, reloading and the status figures are handed to it by the binary.
+//! (PromQL queries, series and labels, targets, metadata, status pages, rules and alerts), the ingest
+//! endpoints (remote_write, text import, OTLP) and Alertmanager's API v2 over the built-in notifier.
+//! It holds no data itself: storage, the query engine, scraping, reloading, the notifier and the
+//! status figures are handed to it by the binary.
 
+mod am_api;
 pub mod auth;
 mod handlers;
 mod meta_api;
@@ -10,6 +12,7 @@ pub mod metrics;
 mod params;
 mod query_api;
 mod query_json;
+mod rules_api;
 pub mod server;
 mod status_api;
 
@@ -127,6 +130,10 @@ pub struct WebState {
     pub tsdb_status: OnceLock<TsdbStatusSource>,
     /// WAL corruptions repaired at start, for `/api/v1/status/runtimeinfo`.
     pub corruption_count: OnceLock<CountSource>,
+    /// The rule manager, for `/api/v1/rules` and `/api/v1/alerts`.
+    pub rules: OnceLock<Arc<vitals_rules::RuleManager>>,
+    /// The built-in Alertmanager, for `/api/v2/*`.
+    pub notifier: OnceLock<Arc<vitals_notify::Notifier>>,
 }
 
 impl WebState {
@@ -148,6 +155,8 @@ impl WebState {
             status: Mutex::new(StatusInfo::default()),
             tsdb_status: OnceLock::new(),
             corruption_count: OnceLock::new(),
+            rules: OnceLock::new(),
+            notifier: OnceLock::new(),
         }
     }
 
@@ -226,6 +235,14 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/v1/format_query", get(query_api::format_query).post(query_api::format_query))
         .route("/api/v1/query_exemplars", get(query_api::query_exemplars).post(query_api::query_exemplars))
         .route("/api/v1/status/buildinfo", get(handlers::buildinfo))
+        .route("/api/v1/rules", get(rules_api::rules))
+        .route("/api/v1/alerts", get(rules_api::alerts))
+        .route("/api/v2/alerts", get(am_api::get_alerts).post(am_api::post_alerts))
+        .route("/api/v2/alerts/groups", get(am_api::get_alert_groups))
+        .route("/api/v2/silences", get(am_api::get_silences).post(am_api::post_silences))
+        .route("/api/v2/silence/{id}", get(am_api::get_silence).delete(am_api::delete_silence))
+        .route("/api/v2/status", get(am_api::status))
+        .route("/api/v2/receivers", get(am_api::receivers))
         .route("/api/v1/status/runtimeinfo", get(status_api::runtimeinfo))
         .route("/api/v1/status/flags", get(status_api::flags))
         .route("/api/v1/status/config", get(status_api::config))
