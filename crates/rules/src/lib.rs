@@ -7,6 +7,7 @@ pub mod file;
 pub mod manager;
 pub mod rule;
 pub mod template;
+pub mod unittest;
 
 pub use file::{expand_globs, load_files, parse_rule_file, RuleFile, RuleFileError};
 pub use manager::{AlertSink, AlertStatus, Group, GroupStatus, ManagerOptions, RuleManager, RuleStatus};

@@ -30,6 +30,19 @@ enum Command {
     /// Storage tools.
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+    /// Runs unit tests.
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+#[derive(Subcommand)]
+enum TestCommand {
+    /// Runs rule unit tests in `promtool test rules`' format; exit code 1 if any fails.
+    Rules {
+        /// The test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,6 +104,18 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Check(CheckCommand::Rules { files }) => {
             if !rules::check(&files) {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Test(TestCommand::Rules { files }) => {
+            let mut ok = true;
+            for f in &files {
+                let (report, passed) = vitals_rules::unittest::run_file(f);
+                print!("{report}");
+                ok &= passed;
+            }
+            if !ok {
                 std::process::exit(1);
             }
             Ok(())
