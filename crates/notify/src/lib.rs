@@ -29,5 +29,5 @@ pub use error::{NotifyError, SendError};
 pub use forward::{forward_to_alertmanager, AlertmanagerConfig, AlertmanagerForwarder};
 pub use metrics::NotifyMetrics;
 pub use nflog::Entry as NflogEntry;
-pub use notifier::{ClusterStatus, ConfigStatus, Notifier, StatusInfo, VersionInfo};
+pub use notifier::{AlertGroupInfo, ClusterStatus, ConfigStatus, Notifier, StatusInfo, VersionInfo};
 pub use silence::{Silence, SilenceInfo, SilenceMatcher, SilenceState};

@@ -80,6 +80,17 @@ struct GroupState {
     has_flushed: bool,
 }
 
+/// One aggregation group: its labels, its route's receiver and its alerts' fingerprints (hex).
+#[derive(Debug, Clone)]
+pub struct AlertGroupInfo {
+    /// The values of the route's `group_by` labels.
+    pub labels: BTreeMap<String, String>,
+    /// The receiver of the group's route.
+    pub receiver: String,
+    /// Fingerprints of the alerts in the group (resolved ones not yet flushed included).
+    pub fingerprints: Vec<String>,
+}
+
 /// The data `GET /api/v2/status` returns.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -245,9 +256,9 @@ impl Notifier {
                 muted_by.sort();
                 muted_by.dedup();
             }
-            let state = if !s.processed {
-                "unprocessed"
-            } else if !silenced_by.is_empty() || !inhibited_by.is_empty() || !muted_by.is_empty() {
+            // Alertmanager 0.25 works out silences and inhibitions on every read, so an alert is
+            // active or suppressed as soon as it arrives, never "unprocessed".
+            let state = if !silenced_by.is_empty() || !inhibited_by.is_empty() || !muted_by.is_empty() {
                 "suppressed"
             } else {
                 "active"
@@ -273,6 +284,20 @@ impl Notifier {
         }
         out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         out
+    }
+
+    /// The aggregation groups and the fingerprints of their alerts, for `GET /api/v2/alerts/groups`
+    /// (join them with [`Notifier::alerts`], which applies the filters and drops resolved alerts).
+    pub fn alert_groups(&self) -> Vec<AlertGroupInfo> {
+        let st = self.inner.state.lock();
+        st.groups
+            .values()
+            .map(|g| AlertGroupInfo {
+                labels: label_map(&g.labels),
+                receiver: g.cfg.routes.nodes[g.route].receiver.clone(),
+                fingerprints: g.state.lock().alerts.keys().map(|fp| fingerprint_hex(*fp)).collect(),
+            })
+            .collect()
     }
 
     /// Creates a silence, or updates the one with `silence.id`; returns the id in force.

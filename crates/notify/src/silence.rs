@@ -191,12 +191,6 @@ impl Silences {
         if s.ends_at < now {
             return bad("end time can't be in the past");
         }
-        if s.created_by.is_empty() {
-            return bad("creator information required");
-        }
-        if s.comment.is_empty() {
-            return bad("comment required");
-        }
         if let Some(id) = s.id.clone() {
             let i = self
                 .list

@@ -160,7 +160,12 @@ impl Group {
         for r in &mut self.rules {
             if let Rule::Alerting(a) = r {
                 if let Some(alerts) = saved.rules.get(&a.name) {
-                    a.active = alerts.iter().map(|al| (al.labels.clone(), al.clone())).collect();
+                    // The notifier of this process has not seen them: send again at the next
+                    // evaluation (its notification log keeps receivers from hearing twice).
+                    a.active = alerts
+                        .iter()
+                        .map(|al| (al.labels.clone(), Alert { last_sent_at: None, ..al.clone() }))
+                        .collect();
                 }
             }
         }
@@ -171,7 +176,8 @@ impl Group {
         if !self.rules.iter().any(|r| matches!(r, Rule::Alerting(_))) {
             return Ok(());
         }
-        let mut saved = SavedGroup { file: self.file.display().to_string(), group: self.name.clone(), ..Default::default() };
+        let mut saved =
+            SavedGroup { file: self.file.display().to_string(), group: self.name.clone(), ..Default::default() };
         for r in &self.rules {
             if let Rule::Alerting(a) = r {
                 let mut alerts: Vec<Alert> = a.active.values().cloned().collect();

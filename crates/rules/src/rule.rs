@@ -121,7 +121,8 @@ pub struct EvalEnv<'a> {
 
 impl EvalEnv<'_> {
     fn query(&self, expr: &str, t: i64) -> Result<Vec<(Labels, f64)>, String> {
-        let r = self.engine.instant_query(self.storage, expr, t, &QueryOptions::default()).map_err(|e| e.to_string())?;
+        let r =
+            self.engine.instant_query(self.storage, expr, t, &QueryOptions::default()).map_err(|e| e.to_string())?;
         match r.value {
             Value::Vector(v) => Ok(v.into_iter().map(|s| (s.labels, s.v)).collect()),
             Value::Scalar { v, .. } => Ok(vec![(Labels::empty(), v)]),
@@ -278,9 +279,8 @@ impl AlertingRule {
                 value: v,
             };
             let q = |expr: &str| -> Result<Vec<QuerySample>, String> {
-                env.query(expr, qt).map(|r| {
-                    r.into_iter().map(|(l, value)| QuerySample { labels: to_map(&l), value }).collect()
-                })
+                env.query(expr, qt)
+                    .map(|r| r.into_iter().map(|(l, value)| QuerySample { labels: to_map(&l), value }).collect())
             };
             let expand = |tm: &Template, what: &str| match tm.execute(&data, &q) {
                 Ok(s) => s,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use vitals_model::{Appendable, Labels, MemStorage, Queryable, PromDuration, METRIC_NAME, STALE_NAN};
+use vitals_model::{Appendable, Labels, MemStorage, PromDuration, Queryable, METRIC_NAME, STALE_NAN};
 use vitals_promql::{Engine, QueryOptions, Value};
 
 use crate::manager::{Group, ManagerOptions};
@@ -295,7 +295,12 @@ fn run_group(
                 Value::Vector(v) => v.into_iter().map(|s| (s.labels, s.v)).collect::<Vec<_>>(),
                 Value::Scalar { v, .. } => vec![(Labels::empty(), v)],
                 other => {
-                    failures.push(format!("    expr: {:?}, time: {}: unexpected {} result", e.expr, e.eval_time, other.type_name()));
+                    failures.push(format!(
+                        "    expr: {:?}, time: {}: unexpected {} result",
+                        e.expr,
+                        e.eval_time,
+                        other.type_name()
+                    ));
                     continue;
                 }
             },
@@ -312,10 +317,10 @@ fn run_group(
         let (mut got, mut exp) = (got, exp);
         key(&mut got);
         key(&mut exp);
-        let same = got.len() == exp.len()
-            && got.iter().zip(&exp).all(|(g, x)| g.0 == x.0 && close(g.1, x.1));
+        let same = got.len() == exp.len() && got.iter().zip(&exp).all(|(g, x)| g.0 == x.0 && close(g.1, x.1));
         if !same {
-            let show = |v: &[(Labels, f64)]| v.iter().map(|(l, v)| format!("{{{l} {v}}}")).collect::<Vec<_>>().join(", ");
+            let show =
+                |v: &[(Labels, f64)]| v.iter().map(|(l, v)| format!("{{{l} {v}}}")).collect::<Vec<_>>().join(", ");
             failures.push(format!(
                 "    expr: {:?}, time: {},\n        exp: [{}]\n        got: [{}]",
                 e.expr,
@@ -339,8 +344,11 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
 }
 
+/// An alert as a unit test sees it: labels and annotations.
+type LabelsAndAnnotations = (BTreeMap<String, String>, BTreeMap<String, String>);
+
 fn check_alerts(t: &AlertTest, groups: &[Group], failures: &mut Vec<String>) {
-    let mut got: Vec<(BTreeMap<String, String>, BTreeMap<String, String>)> = Vec::new();
+    let mut got: Vec<LabelsAndAnnotations> = Vec::new();
     for g in groups {
         for r in &g.rules {
             if let Rule::Alerting(a) = r {
@@ -353,7 +361,7 @@ fn check_alerts(t: &AlertTest, groups: &[Group], failures: &mut Vec<String>) {
             }
         }
     }
-    let mut exp: Vec<(BTreeMap<String, String>, BTreeMap<String, String>)> = t
+    let mut exp: Vec<LabelsAndAnnotations> = t
         .exp_alerts
         .iter()
         .map(|e| {
@@ -365,7 +373,7 @@ fn check_alerts(t: &AlertTest, groups: &[Group], failures: &mut Vec<String>) {
     got.sort();
     exp.sort();
     if got != exp {
-        let show = |v: &[(BTreeMap<String, String>, BTreeMap<String, String>)]| {
+        let show = |v: &[LabelsAndAnnotations]| {
             v.iter()
                 .map(|(l, a)| format!("(labels: {}, annotations: {})", fmt_map(l), fmt_map(a)))
                 .collect::<Vec<_>>()
@@ -398,7 +406,10 @@ mod tests {
     #[test]
     fn expands_promtool_notation() {
         assert_eq!(expand_values("1+1x3").unwrap(), vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0)]);
-        assert_eq!(expand_values("5-2x2 _ 7x1").unwrap(), vec![Some(5.0), Some(3.0), Some(1.0), None, Some(7.0), Some(7.0)]);
+        assert_eq!(
+            expand_values("5-2x2 _ 7x1").unwrap(),
+            vec![Some(5.0), Some(3.0), Some(1.0), None, Some(7.0), Some(7.0)]
+        );
         assert_eq!(expand_values("_x2 1e3").unwrap(), vec![None, None, Some(1000.0)]);
         assert!(expand_values("stale").unwrap()[0].unwrap().is_nan());
         assert!(expand_values("abc").is_err());

@@ -24,9 +24,7 @@ fn forwarders(cfg: &Config) -> anyhow::Result<Vec<Arc<AlertmanagerForwarder>>> {
     let mut out = Vec::new();
     if let Some(a) = &cfg.alerting {
         for (i, am) in a.alertmanagers.iter().enumerate() {
-            out.push(Arc::new(
-                AlertmanagerForwarder::new(am).with_context(|| format!("alerting.alertmanagers[{i}]"))?,
-            ));
+            out.push(Arc::new(AlertmanagerForwarder::new(am).with_context(|| format!("alerting.alertmanagers[{i}]"))?));
         }
     }
     Ok(out)

@@ -117,6 +117,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(vitals_web::server::serve(listener, state.clone(), web_cfg.tls_server_config.clone(), stop_rx));
     let scheme = if web_cfg.tls_server_config.is_some() { "https" } else { "http" };
 
+    // The built-in Alertmanager needs no storage: its API answers while the WAL is replayed.
+    let alerting = crate::alerting::Alerting::start(&cfg, &args.storage_path, format!("{scheme}://{addr}"))?;
+    let alert_sink = alerting.sink();
+    let _ = state.notifier.set(alerting.notifier.clone());
+    {
+        let a = alerting.clone();
+        state.metric_sources.lock().push(Arc::new(move |out: &mut String| a.render_metrics(out)));
+    }
+
     // Storage: replaying the WAL may take a while; the server answers /-/ready with 503 meanwhile.
     let dir = args.storage_path.clone();
     let mut opts = db_options(&cfg);
@@ -156,13 +165,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let _ = state.corruption_count.set(Arc::new(move || d.metrics().wal_corruptions_total.get()));
     }
 
-    let alerting = crate::alerting::Alerting::start(&cfg, &args.storage_path, format!("{scheme}://{addr}"))?;
-    let alert_sink = alerting.sink();
-    let _ = state.notifier.set(alerting.notifier.clone());
-    {
-        let a = alerting.clone();
-        state.metric_sources.lock().push(Arc::new(move |out: &mut String| a.render_metrics(out)));
-    }
     let manager = Arc::new(Manager::new(db.clone(), &format!("vitals/{}", env!("CARGO_PKG_VERSION"))));
     manager.apply(&cfg.global, &cfg.scrape_configs)?;
     let _ = state.scrape.set(manager.clone());

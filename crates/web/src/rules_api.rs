@@ -71,7 +71,9 @@ pub(crate) async fn rules(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery
     let (names, groups, files) = (all("rule_name[]"), all("rule_group[]"), all("file[]"));
     let mut out = Vec::new();
     for g in m.groups() {
-        if (!groups.is_empty() && !groups.contains(&g.name.as_str())) || (!files.is_empty() && !files.contains(&g.file.as_str())) {
+        if (!groups.is_empty() && !groups.contains(&g.name.as_str()))
+            || (!files.is_empty() && !files.contains(&g.file.as_str()))
+        {
             continue;
         }
         let rules: Vec<Value> = g
