@@ -45,7 +45,8 @@ pub struct Alert {
     pub annotations: BTreeMap<String, String>,
     /// Current state.
     pub state: AlertState,
-    /// The last value of the expression for this alert.
+    /// The last value of the expression for this alert (saved as a string: NaN and ±Inf survive).
+    #[serde(with = "float_text")]
     pub value: f64,
     /// When the condition started to hold (ms).
     pub active_at: i64,
@@ -64,6 +65,20 @@ pub struct Alert {
     /// Since when it has been kept firing by `keep_firing_for` (ms).
     #[serde(default)]
     pub keep_firing_since: Option<i64>,
+}
+
+/// A float as JSON text (`"1.5"`, `"NaN"`, `"inf"`, `"-inf"`), since JSON numbers cannot hold NaN or Inf.
+mod float_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse::<f64>().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Alert {

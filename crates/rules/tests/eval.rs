@@ -132,3 +132,22 @@ fn a_restart_keeps_a_firing_alert_firing() {
     assert_eq!(alerts[0].active_at, 60_000);
     rt.block_on(m.shutdown());
 }
+
+#[test]
+fn infinite_values_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(MemStorage::new());
+    let rules = "groups:\n  - name: ratio\n    rules:\n      - alert: Ratio\n        expr: vector(1) / vector(0) > 0\n";
+    let p = PathBuf::from("ratio.yml");
+    let files = vec![(p.clone(), parse_rule_file(&p, rules).unwrap())];
+    let o = opts(&db, dir.path());
+    let mut g = Group::from_files(&files, o.default_interval).unwrap().remove(0);
+    assert_eq!(g.eval(&o, 60_000).len(), 1, "fires at once with for: 0");
+    let m = vitals_rules::RuleManager::new(o.clone());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(m.apply(&files)).unwrap();
+    let alerts = m.alerts();
+    assert_eq!(alerts.len(), 1, "the saved state with a +Inf value was read back");
+    assert!(alerts[0].value.is_infinite());
+    rt.block_on(m.shutdown());
+}
