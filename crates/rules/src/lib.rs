@@ -6,6 +6,7 @@
 pub mod file;
 pub mod manager;
 pub mod rule;
+pub mod slo;
 pub mod template;
 pub mod unittest;
 

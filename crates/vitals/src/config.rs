@@ -29,6 +29,9 @@ pub struct Config {
     /// Whether vitals' default rule pack is evaluated (default true).
     #[serde(default)]
     pub default_rules: Option<bool>,
+    /// Service level objectives: generate recording rules and burn-rate alerts.
+    #[serde(default)]
+    pub slos: Vec<vitals_rules::slo::SloConfig>,
     /// Notification routing and receivers, in Alertmanager's schema.
     #[serde(default)]
     pub notify: Option<vitals_notify::NotifyConfig>,
@@ -223,6 +226,13 @@ fn validate(cfg: &Config, path: &Path) -> anyhow::Result<()> {
         rw.validate().map_err(|e| anyhow::anyhow!("{file}: remote_write[{i}]: {e}"))?;
         if !names.insert(rw.queue_name()) {
             bail!("{file}: remote_write[{i}]: duplicate remote_write name or url {:?}", rw.queue_name());
+        }
+    }
+    let mut slo_names = std::collections::HashSet::new();
+    for slo in &cfg.slos {
+        slo.validate().map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+        if !slo_names.insert(slo.name.clone()) {
+            bail!("{file}: slos: duplicate name {:?}", slo.name);
         }
     }
     if let Some(n) = &cfg.notify {

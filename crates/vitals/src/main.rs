@@ -135,12 +135,18 @@ fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
     let mut failed = 0;
     for f in files {
         match config::load(f) {
-            Ok(cfg) => println!(
-                "SUCCESS: {} is valid ({} scrape job(s), {} remote_write)",
-                f.display(),
-                cfg.scrape_configs.len(),
-                cfg.remote_write.len()
-            ),
+            Ok(cfg) => {
+                println!(
+                    "SUCCESS: {} is valid ({} scrape job(s), {} remote_write, {} SLO(s))",
+                    f.display(),
+                    cfg.scrape_configs.len(),
+                    cfg.remote_write.len(),
+                    cfg.slos.len()
+                );
+                if !cfg.slos.is_empty() {
+                    println!("\n# Rules generated for slos:\n{}", vitals_rules::slo::rules_yaml(&cfg.slos));
+                }
+            }
             Err(e) => {
                 eprintln!("FAILED: {e:#}");
                 failed += 1;

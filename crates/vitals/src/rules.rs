@@ -14,6 +14,9 @@ pub const DEFAULT_RULES: &str = include_str!("default_rules.yml");
 /// Where the default pack appears in `/api/v1/rules`.
 pub const DEFAULT_RULES_NAME: &str = "<vitals>/default_rules.yml";
 
+/// Where the rules generated for `slos:` appear in `/api/v1/rules`.
+pub const SLO_RULES_NAME: &str = "<vitals>/slos.yml";
+
 fn errors_text(errs: &[RuleFileError]) -> String {
     errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
 }
@@ -26,6 +29,9 @@ pub fn load(cfg: &Config, config_path: Option<&Path>) -> anyhow::Result<Vec<(Pat
         let f = vitals_rules::parse_rule_file(Path::new(DEFAULT_RULES_NAME), DEFAULT_RULES)
             .map_err(|e| anyhow::anyhow!("default rule pack: {}", errors_text(&e)))?;
         out.push((PathBuf::from(DEFAULT_RULES_NAME), f));
+    }
+    if !cfg.slos.is_empty() {
+        out.push((PathBuf::from(SLO_RULES_NAME), vitals_rules::slo::rule_file(&cfg.slos)));
     }
     let base = config_path.and_then(Path::parent).unwrap_or(Path::new("."));
     let files = vitals_rules::expand_globs(&cfg.rule_files, base).map_err(anyhow::Error::msg)?;

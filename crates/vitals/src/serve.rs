@@ -111,6 +111,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         status.config_yaml = config::redacted_yaml(&cfg_text);
         status.flags = args.flags();
     }
+    *state.slos.lock() = cfg.slos.clone();
     let state = Arc::new(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server =
@@ -226,8 +227,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 Ok(text) => {
                     tracing::info!("configuration reloaded");
                     status.last_config_time = SystemTime::now();
-                    if let Some(text) = text {
+                    if let Some((text, slos)) = text {
                         status.config_yaml = config::redacted_yaml(&text);
+                        *state.slos.lock() = slos;
                     }
                     Ok(())
                 }
@@ -268,7 +270,7 @@ async fn reload(
     senders: &crate::forward::Forwarders,
     agent: bool,
     data: &std::path::Path,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Vec<vitals_rules::slo::SloConfig>)> {
     let (cfg, text) = config::load_with_text(path)?;
     if agent && cfg.remote_write.is_empty() {
         anyhow::bail!("{}: --agent needs at least one remote_write entry", path.display());
@@ -287,7 +289,7 @@ async fn reload(
     if let (Some(r), Some(files)) = (rules, rule_files) {
         r.apply(&files).await.map_err(anyhow::Error::msg)?;
     }
-    Ok(text)
+    Ok((text, cfg.slos))
 }
 
 fn db_options(cfg: &Config) -> Options {

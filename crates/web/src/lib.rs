@@ -14,6 +14,7 @@ mod query_api;
 mod query_json;
 mod rules_api;
 pub mod server;
+mod slo_api;
 mod status_api;
 
 use std::collections::BTreeMap;
@@ -134,6 +135,8 @@ pub struct WebState {
     pub rules: OnceLock<Arc<vitals_rules::RuleManager>>,
     /// The built-in Alertmanager, for `/api/v2/*`.
     pub notifier: OnceLock<Arc<vitals_notify::Notifier>>,
+    /// The configured service level objectives, for `/api/v1/slos`.
+    pub slos: Mutex<Vec<vitals_rules::slo::SloConfig>>,
 }
 
 impl WebState {
@@ -157,6 +160,7 @@ impl WebState {
             corruption_count: OnceLock::new(),
             rules: OnceLock::new(),
             notifier: OnceLock::new(),
+            slos: Mutex::new(Vec::new()),
         }
     }
 
@@ -237,6 +241,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/v1/status/buildinfo", get(handlers::buildinfo))
         .route("/api/v1/rules", get(rules_api::rules))
         .route("/api/v1/alerts", get(rules_api::alerts))
+        .route("/api/v1/slos", get(slo_api::slos))
         .route("/api/v2/alerts", get(am_api::get_alerts).post(am_api::post_alerts))
         .route("/api/v2/alerts/groups", get(am_api::get_alert_groups))
         .route("/api/v2/silences", get(am_api::get_silences).post(am_api::post_silences))
