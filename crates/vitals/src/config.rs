@@ -29,6 +29,9 @@ pub struct Config {
     /// Whether vitals' default rule pack is evaluated (default true).
     #[serde(default)]
     pub default_rules: Option<bool>,
+    /// Whether vitals collects host metrics with node_exporter's names (job `node`, default true).
+    #[serde(default)]
+    pub host_metrics: Option<bool>,
     /// Service level objectives: generate recording rules and burn-rate alerts.
     #[serde(default)]
     pub slos: Vec<vitals_rules::slo::SloConfig>,
@@ -59,6 +62,18 @@ pub struct AlertingConfig {
 }
 
 impl Config {
+    /// The scrape jobs to run: the configured ones plus, unless `host_metrics: false` or a job is
+    /// already named `node`, a `node` job scraping vitals' own `/host/metrics` at `self_target`.
+    pub fn effective_scrape_configs(&self, self_target: &str) -> Vec<ScrapeConfig> {
+        let mut jobs = self.scrape_configs.clone();
+        if self.host_metrics.unwrap_or(true) && !jobs.iter().any(|j| j.job_name == "node") {
+            let mut node = ScrapeConfig::with_targets("node", vec![self_target.to_string()]);
+            node.metrics_path = "/host/metrics".into();
+            jobs.push(node);
+        }
+        jobs
+    }
+
     /// The notification settings: the `notify:` section, or a single receiver that only keeps
     /// alerts for the API when there is none.
     pub fn notify_config(&self) -> vitals_notify::NotifyConfig {

@@ -118,6 +118,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(vitals_web::server::serve(listener, state.clone(), web_cfg.tls_server_config.clone(), stop_rx));
     let scheme = if web_cfg.tls_server_config.is_some() { "https" } else { "http" };
 
+    // Host metrics with node_exporter's names at /host/metrics (scraped as job `node`).
+    if cfg.host_metrics.unwrap_or(true) {
+        match vitals_host::HostCollector::new(vitals_host::HostOptions::default()) {
+            Ok(c) => {
+                let c = Arc::new(c);
+                let _ = state.host_metrics.set(Arc::new(move |out: &mut String| c.render_text(out)));
+            }
+            Err(e) => tracing::warn!(error = %e, "host metrics are off"),
+        }
+    }
     // The built-in Alertmanager needs no storage: its API answers while the WAL is replayed.
     let alerting = crate::alerting::Alerting::start(&cfg, &args.storage_path, format!("{scheme}://{addr}"))?;
     let alert_sink = alerting.sink();
@@ -167,7 +177,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let manager = Arc::new(Manager::new(db.clone(), &format!("vitals/{}", env!("CARGO_PKG_VERSION"))));
-    manager.apply(&cfg.global, &cfg.scrape_configs)?;
+    manager.apply(&cfg.global, &cfg.effective_scrape_configs(&self_target))?;
     let _ = state.scrape.set(manager.clone());
     let senders = crate::forward::Forwarders::start(&cfg, &args.storage_path).await?;
     {
@@ -214,9 +224,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         let result = match &args.config {
             Some(path) => {
-                reload(path, &manager, rule_manager.as_ref(), &alerting, &senders, args.agent, &args.storage_path)
-                    .await
-                    .map(Some)
+                let parts =
+                    Parts { scrape: &manager, rules: rule_manager.as_ref(), alerting: &alerting, senders: &senders };
+                reload(path, &parts, args.agent, &args.storage_path, &self_target).await.map(Some)
             }
             None => Ok(None),
         };
@@ -262,14 +272,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The parts a reload reconfigures.
+struct Parts<'a> {
+    scrape: &'a Manager,
+    rules: Option<&'a Arc<vitals_rules::RuleManager>>,
+    alerting: &'a crate::alerting::Alerting,
+    senders: &'a crate::forward::Forwarders,
+}
+
 async fn reload(
     path: &std::path::Path,
-    manager: &Manager,
-    rules: Option<&Arc<vitals_rules::RuleManager>>,
-    alerting: &crate::alerting::Alerting,
-    senders: &crate::forward::Forwarders,
+    parts: &Parts<'_>,
     agent: bool,
     data: &std::path::Path,
+    self_target: &str,
 ) -> anyhow::Result<(String, Vec<vitals_rules::slo::SloConfig>)> {
     let (cfg, text) = config::load_with_text(path)?;
     if agent && cfg.remote_write.is_empty() {
@@ -279,11 +295,12 @@ async fn reload(
         tracing::warn!("{w}");
     }
     // Rule files are checked before anything changes, so a bad one leaves the old configuration running.
+    let Parts { scrape: manager, rules, alerting, senders } = *parts;
     let rule_files = match rules {
         Some(_) => Some(crate::rules::load(&cfg, Some(path))?),
         None => None,
     };
-    manager.apply(&cfg.global, &cfg.scrape_configs)?;
+    manager.apply(&cfg.global, &cfg.effective_scrape_configs(self_target))?;
     senders.apply(&cfg, data).await?;
     alerting.apply(&cfg)?;
     if let (Some(r), Some(files)) = (rules, rule_files) {

@@ -36,12 +36,16 @@ fn default_config_scrapes_itself_and_serves_health_and_metrics() {
     let mut v = Vitals::start(dir.path(), None, &[]);
     let (code, body) = http_get(&format!("{}/-/healthy", v.url())).unwrap();
     assert_eq!(code, 200, "{body}");
-    wait_until(20, "the self-scrape target is up", || {
+    wait_until(20, "the self-scrape and host targets are up", || {
         let (_, body) = http_get(&format!("{}/api/v1/targets", v.url())).unwrap();
-        json(&body)["data"]["activeTargets"][0]["health"] == "up"
+        let t = json(&body)["data"]["activeTargets"].clone();
+        t.as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|t| t["health"] == "up"))
     });
     let (_, body) = http_get(&format!("{}/api/v1/targets", v.url())).unwrap();
-    let t = &json(&body)["data"]["activeTargets"][0];
+    let targets = json(&body)["data"]["activeTargets"].clone();
+    let node = targets.as_array().unwrap().iter().find(|t| t["labels"]["job"] == "node").expect("a node job").clone();
+    assert_eq!(node["scrapeUrl"], format!("{}/host/metrics", v.url()), "host metrics are on by default");
+    let t = targets.as_array().unwrap().iter().find(|t| t["labels"]["job"] == "vitals").expect("a vitals job");
     assert_eq!(t["labels"]["job"], "vitals");
     assert_eq!(t["scrapeUrl"], format!("{}/metrics", v.url()));
     assert_eq!(t["scrapeInterval"], "15s");
@@ -61,7 +65,7 @@ fn default_config_scrapes_itself_and_serves_health_and_metrics() {
         "process_start_time_seconds",
         "vitals_http_request_duration_seconds_bucket{handler=\"/metrics\"",
         "vitals_tsdb_head_series",
-        "vitals_scrape_targets{health=\"up\"} 1",
+        "vitals_scrape_targets{health=\"up\"} 2",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
@@ -72,14 +76,17 @@ fn default_config_scrapes_itself_and_serves_health_and_metrics() {
     assert_eq!(v.stop(), Some(0), "SIGTERM exits 0: {}", v.log_text());
     assert!(v.log_text().contains("vitals is up"), "one log line says where the API is");
     let up = stored(&v.dir_data(), "up");
-    assert_eq!(up.len(), 1);
-    assert!(up[0].0.contains("job=\"vitals\""), "{up:?}");
-    assert!(up[0].1.iter().all(|s| s.1 == 1.0));
+    assert_eq!(up.len(), 2, "vitals and node: {up:?}");
+    assert!(up.iter().any(|u| u.0.contains("job=\"vitals\"")), "{up:?}");
+    assert!(up.iter().all(|u| u.1.iter().all(|s| s.1 == 1.0)), "{up:?}");
     assert!(!stored(&v.dir_data(), "vitals_http_request_duration_seconds_bucket").is_empty());
+    let cpu = stored(&v.dir_data(), "node_cpu_seconds_total");
+    assert!(cpu.iter().any(|(l, _)| l.contains("job=\"node\"") && l.contains("mode=\"idle\"")), "{cpu:?}");
 }
 
 fn scrape_config(jobs: &[(&str, &str)]) -> String {
-    let mut s = String::from("global: {scrape_interval: 1s, scrape_timeout: 500ms}\nscrape_configs:\n");
+    let mut s =
+        String::from("global: {scrape_interval: 1s, scrape_timeout: 500ms}\nhost_metrics: false\nscrape_configs:\n");
     for (job, target) in jobs {
         s.push_str(&format!("  - job_name: {job}\n    static_configs: [{{targets: ['{target}']}}]\n"));
     }

@@ -92,6 +92,23 @@ pub(crate) async fn metrics(State(st): State<Arc<WebState>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }
 
+/// `GET /host/metrics`: host metrics as node_exporter's `/metrics` shows them.
+pub(crate) async fn host_metrics(State(st): State<Arc<WebState>>) -> Response {
+    let Some(source) = st.host_metrics.get().cloned() else {
+        return (StatusCode::NOT_FOUND, "host metrics are off (host_metrics: false)\n").into_response();
+    };
+    match tokio::task::spawn_blocking(move || {
+        let mut out = String::with_capacity(64 << 10);
+        source(&mut out);
+        out
+    })
+    .await
+    {
+        Ok(out) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("collecting host metrics failed: {e}\n")).into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 pub(crate) struct TargetsParams {
     state: Option<String>,

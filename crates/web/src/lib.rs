@@ -135,6 +135,8 @@ pub struct WebState {
     pub rules: OnceLock<Arc<vitals_rules::RuleManager>>,
     /// The built-in Alertmanager, for `/api/v2/*`.
     pub notifier: OnceLock<Arc<vitals_notify::Notifier>>,
+    /// Host metrics in node_exporter's format, for `/host/metrics`.
+    pub host_metrics: OnceLock<MetricsSource>,
     /// The configured service level objectives, for `/api/v1/slos`.
     pub slos: Mutex<Vec<vitals_rules::slo::SloConfig>>,
 }
@@ -161,6 +163,7 @@ impl WebState {
             rules: OnceLock::new(),
             notifier: OnceLock::new(),
             slos: Mutex::new(Vec::new()),
+            host_metrics: OnceLock::new(),
         }
     }
 
@@ -229,6 +232,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/-/reload", post(handlers::reload).put(handlers::reload))
         .route("/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
+        .route("/host/metrics", get(handlers::host_metrics))
         .route("/api/v1/targets", get(handlers::targets))
         .route("/api/v1/metadata", get(handlers::metadata))
         .route("/api/v1/series", get(meta_api::series).post(meta_api::series).layer(compression()))
