@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vitals-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
-echo "== peers for the end-to-end tests (crates/vitals/tests/peers.rs, alerting.rs)"
+echo "== peers for the end-to-end tests (crates/vitals/tests/peers.rs, alerting.rs, crates/probe/tests/blackbox_peer.rs)"
 # Real peer binaries from Debian; the tests start and stop them themselves (no services).
 missing=()
-for p in prometheus prometheus-node-exporter victoria-metrics prometheus-alertmanager openssl curl; do # package = binary name
+for p in prometheus prometheus-node-exporter victoria-metrics prometheus-alertmanager prometheus-blackbox-exporter openssl curl; do # package = binary name
   command -v "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

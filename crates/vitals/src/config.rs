@@ -29,6 +29,12 @@ pub struct Config {
     /// Whether vitals' default rule pack is evaluated (default true).
     #[serde(default)]
     pub default_rules: Option<bool>,
+    /// Probe modules in blackbox_exporter's schema (the `modules:` map of a `blackbox.yml`).
+    #[serde(default)]
+    pub probe_modules: Option<serde_norway::Value>,
+    /// Synthetic checks that use the modules.
+    #[serde(default)]
+    pub probes: Vec<ProbeCheckConfig>,
     /// Whether vitals collects host metrics with node_exporter's names (job `node`, default true).
     #[serde(default)]
     pub host_metrics: Option<bool>,
@@ -49,6 +55,24 @@ pub struct Config {
     pub limits: IngestLimits,
 }
 
+/// One `probes:` entry: a module run against targets at an interval.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeCheckConfig {
+    /// The check's name (its series' `job` label).
+    pub name: String,
+    /// A module of `probe_modules`.
+    pub module: String,
+    /// URLs, `host:port` or names, depending on the module's prober.
+    pub targets: Vec<String>,
+    /// How often (default: `global.scrape_interval`).
+    #[serde(default)]
+    pub interval: Option<PromDuration>,
+    /// Labels added to the check's series.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
 /// `alerting:` — where alerts are forwarded, as in Prometheus.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +86,31 @@ pub struct AlertingConfig {
 }
 
 impl Config {
+    /// The probe modules (validated) and the checks, as the probe manager takes them.
+    pub fn probe_setup(&self) -> anyhow::Result<(vitals_probe::Modules, Vec<vitals_probe::ProbeCheck>)> {
+        let modules = match &self.probe_modules {
+            Some(v) if !v.is_null() => {
+                let text = serde_norway::to_string(v).context("probe_modules")?;
+                vitals_probe::parse_modules(&text).map_err(|e| anyhow::anyhow!("probe_modules: {e}"))?
+            }
+            _ => vitals_probe::Modules::new(),
+        };
+        let mut checks = Vec::new();
+        for p in &self.probes {
+            if !modules.contains_key(&p.module) {
+                bail!("probes: {:?}: unknown module {:?} (define it under probe_modules)", p.name, p.module);
+            }
+            checks.push(vitals_probe::ProbeCheck {
+                name: p.name.clone(),
+                module: p.module.clone(),
+                targets: p.targets.clone(),
+                interval: p.interval.unwrap_or(self.global.scrape_interval).0,
+                labels: p.labels.clone(),
+            });
+        }
+        Ok((modules, checks))
+    }
+
     /// The scrape jobs to run: the configured ones plus, unless `host_metrics: false` or a job is
     /// already named `node`, a `node` job scraping vitals' own `/host/metrics` at `self_target`.
     pub fn effective_scrape_configs(&self, self_target: &str) -> Vec<ScrapeConfig> {
@@ -243,6 +292,7 @@ fn validate(cfg: &Config, path: &Path) -> anyhow::Result<()> {
             bail!("{file}: remote_write[{i}]: duplicate remote_write name or url {:?}", rw.queue_name());
         }
     }
+    cfg.probe_setup().map_err(|e| anyhow::anyhow!("{file}: {e:#}"))?;
     let mut slo_names = std::collections::HashSet::new();
     for slo in &cfg.slos {
         slo.validate().map_err(|e| anyhow::anyhow!("{file}: {e}"))?;

@@ -185,6 +185,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.metric_sources.lock().push(Arc::new(move |out: &mut String| s.render_metrics(out)));
     }
 
+    // Probes: synthetic checks appended like scrapes, with an up/down history for uptime.
+    let (probe_modules, probe_checks) = cfg.probe_setup()?;
+    let probes = Arc::new(
+        vitals_probe::ProbeManager::new(db.clone())
+            .with_data_dir(&args.storage_path)
+            .context("reading the probe history")?,
+    );
+    probes.apply(&probe_modules, probe_checks)?;
+    *state.probe_modules.lock() = probe_modules;
+    let _ = state.probes.set(probes.clone());
+
     // Rules: not in agent mode (an agent keeps no history to evaluate them on).
     let rule_manager = if args.agent {
         None
@@ -224,8 +235,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         let result = match &args.config {
             Some(path) => {
-                let parts =
-                    Parts { scrape: &manager, rules: rule_manager.as_ref(), alerting: &alerting, senders: &senders };
+                let parts = Parts {
+                    scrape: &manager,
+                    rules: rule_manager.as_ref(),
+                    alerting: &alerting,
+                    senders: &senders,
+                    probes: &probes,
+                    state: &state,
+                };
                 reload(path, &parts, args.agent, &args.storage_path, &self_target).await.map(Some)
             }
             None => Ok(None),
@@ -260,6 +277,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         r.shutdown().await;
     }
     manager.shutdown().await;
+    probes.shutdown().await;
     alerting.shutdown().await;
     let _ = stop_tx.send(true);
     let _ = server.await;
@@ -274,6 +292,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// The parts a reload reconfigures.
 struct Parts<'a> {
+    probes: &'a vitals_probe::ProbeManager,
+    state: &'a WebState,
     scrape: &'a Manager,
     rules: Option<&'a Arc<vitals_rules::RuleManager>>,
     alerting: &'a crate::alerting::Alerting,
@@ -295,12 +315,15 @@ async fn reload(
         tracing::warn!("{w}");
     }
     // Rule files are checked before anything changes, so a bad one leaves the old configuration running.
-    let Parts { scrape: manager, rules, alerting, senders } = *parts;
+    let Parts { scrape: manager, rules, alerting, senders, probes, state } = *parts;
+    let (probe_modules, probe_checks) = cfg.probe_setup()?;
     let rule_files = match rules {
         Some(_) => Some(crate::rules::load(&cfg, Some(path))?),
         None => None,
     };
     manager.apply(&cfg.global, &cfg.effective_scrape_configs(self_target))?;
+    probes.apply(&probe_modules, probe_checks)?;
+    *state.probe_modules.lock() = probe_modules;
     senders.apply(&cfg, data).await?;
     alerting.apply(&cfg)?;
     if let (Some(r), Some(files)) = (rules, rule_files) {

@@ -10,6 +10,7 @@ mod handlers;
 mod meta_api;
 pub mod metrics;
 mod params;
+mod probe_api;
 mod query_api;
 mod query_json;
 mod rules_api;
@@ -135,6 +136,10 @@ pub struct WebState {
     pub rules: OnceLock<Arc<vitals_rules::RuleManager>>,
     /// The built-in Alertmanager, for `/api/v2/*`.
     pub notifier: OnceLock<Arc<vitals_notify::Notifier>>,
+    /// Probe modules for `/probe` (blackbox_exporter's endpoint).
+    pub probe_modules: Mutex<vitals_probe::Modules>,
+    /// The probe manager, for `/api/v1/probes`.
+    pub probes: OnceLock<Arc<vitals_probe::ProbeManager>>,
     /// Host metrics in node_exporter's format, for `/host/metrics`.
     pub host_metrics: OnceLock<MetricsSource>,
     /// The configured service level objectives, for `/api/v1/slos`.
@@ -164,6 +169,8 @@ impl WebState {
             notifier: OnceLock::new(),
             slos: Mutex::new(Vec::new()),
             host_metrics: OnceLock::new(),
+            probe_modules: Mutex::new(Default::default()),
+            probes: OnceLock::new(),
         }
     }
 
@@ -233,6 +240,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
         .route("/host/metrics", get(handlers::host_metrics))
+        .route("/probe", get(probe_api::probe))
+        .route("/api/v1/probes", get(probe_api::probes))
         .route("/api/v1/targets", get(handlers::targets))
         .route("/api/v1/metadata", get(handlers::metadata))
         .route("/api/v1/series", get(meta_api::series).post(meta_api::series).layer(compression()))
