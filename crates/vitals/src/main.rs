@@ -33,6 +33,44 @@ enum Command {
     /// Runs unit tests.
     #[command(subcommand)]
     Test(TestCommand),
+    /// Load-tests an HTTP endpoint; exit code 99 when a threshold is broken.
+    Load(LoadArgs),
+}
+
+#[derive(clap::Args)]
+struct LoadArgs {
+    /// The URL to request (http://).
+    url: String,
+    /// Open model: requests per second (`500/s`, `30000/m`); latency counts from the intended send time.
+    #[arg(long)]
+    rate: Option<String>,
+    /// Closed model: virtual users, each sending when its previous response arrived (default 1).
+    #[arg(long, default_value_t = 1)]
+    vus: u32,
+    /// How long to run (`30s`, `2m`).
+    #[arg(long, default_value = "10s")]
+    duration: String,
+    /// Connections in the pool (default: VUs, or 100 in the open model).
+    #[arg(long)]
+    connections: Option<usize>,
+    /// HTTP method.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// A request header `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H')]
+    headers: Vec<String>,
+    /// Request body.
+    #[arg(long)]
+    body: Option<String>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s")]
+    timeout: String,
+    /// A budget such as `p95<500ms`, `errors<1%`, `rps>100` (repeatable).
+    #[arg(long = "threshold")]
+    thresholds: Vec<String>,
+    /// Write the summary as JSON (schema vitals.load.summary/v1) to this file.
+    #[arg(long)]
+    summary_json: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -108,6 +146,7 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Load(args) => load(args),
         Command::Test(TestCommand::Rules { files }) => {
             let mut ok = true;
             for f in &files {
@@ -129,6 +168,49 @@ fn main() -> anyhow::Result<()> {
             inspect_db(&db)
         }
     }
+}
+
+fn load(a: LoadArgs) -> anyhow::Result<()> {
+    use vitals_load::{parse_duration, parse_rate, LoadConfig, Model, Threshold};
+    let model = match &a.rate {
+        Some(r) => Model::Open { rate_per_sec: parse_rate(r)? },
+        None => Model::Closed { vus: a.vus },
+    };
+    let mut cfg = LoadConfig::new(&a.url)?.with_model(model);
+    cfg.duration = parse_duration(&a.duration)?;
+    cfg.timeout = parse_duration(&a.timeout)?;
+    cfg.method = a.method.to_uppercase();
+    if let Some(c) = a.connections {
+        cfg.connections = c;
+    }
+    for h in &a.headers {
+        let (n, v) = h.split_once(':').with_context(|| format!("--header {h:?}: expected `Name: value`"))?;
+        cfg.headers.push((n.trim().to_string(), v.trim().to_string()));
+    }
+    if let Some(b) = a.body {
+        cfg.body = b.into_bytes();
+    }
+    for t in &a.thresholds {
+        cfg.thresholds.push(Threshold::parse(t).with_context(|| format!("--threshold {t:?}"))?);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let summary = rt.block_on(async move {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send(true);
+            }
+        });
+        vitals_load::run(cfg, Some(rx)).await
+    })?;
+    print!("{}", summary.to_text());
+    if let Some(f) = &a.summary_json {
+        std::fs::write(f, summary.to_json_pretty()).with_context(|| format!("writing {}", f.display()))?;
+    }
+    if !summary.passed() {
+        std::process::exit(99);
+    }
+    Ok(())
 }
 
 fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {

@@ -1,0 +1,276 @@
+//! What to load and how: target, request, workload model, limits and thresholds.
+
+use std::time::Duration;
+
+use crate::threshold::Threshold;
+
+/// The default open-model backlog: how many seconds of requests (at the target rate) may wait for a
+/// connection before new iterations are dropped.
+pub const DEFAULT_BACKLOG: Duration = Duration::from_secs(10);
+
+/// Errors in a load configuration, a rate or a duration.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The URL does not start with `http://` (https is not supported yet).
+    #[error("unsupported URL {0:?}: only http:// is supported for now")]
+    UnsupportedScheme(String),
+    /// The URL has no usable host or port.
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A rate is not `N`, `N/s`, `N/m` or `N/h` with N > 0.
+    #[error("invalid rate {0:?}: expected a positive number per time unit, e.g. 500/s, 30000/m")]
+    InvalidRate(String),
+    /// A duration is not a number followed by a unit (`us`, `ms`, `s`, `m`, `h`).
+    #[error("invalid duration {0:?}: expected a number and a unit (us, ms, s, m, h), e.g. 30s, 500ms")]
+    InvalidDuration(String),
+    /// A model parameter is zero.
+    #[error("invalid workload model: {0}")]
+    InvalidModel(&'static str),
+    /// A header name or value contains a line break or is not a valid token.
+    #[error("invalid header {0:?}")]
+    InvalidHeader(String),
+}
+
+/// An `http://` URL split into what the client needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port (80 when not given).
+    pub port: u16,
+    /// Path and query, at least `/`.
+    pub path_and_query: String,
+}
+
+impl HttpUrl {
+    /// Parses `http://host[:port][/path][?query]`.
+    pub fn parse(url: &str) -> Result<HttpUrl, ConfigError> {
+        let invalid = |reason| ConfigError::InvalidUrl { url: url.to_string(), reason };
+        let rest = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+            Some(_) => return Err(ConfigError::UnsupportedScheme(url.to_string())),
+            None => return Err(invalid("missing http:// prefix")),
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let path_and_query = if path.starts_with('?') { format!("/{path}") } else { path.to_string() };
+        if authority.contains('@') {
+            return Err(invalid("user info in URLs is not supported"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(|| invalid("unterminated IPv6 address"))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return Err(invalid("garbage after IPv6 address")),
+            };
+            (host, port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(invalid("empty host"));
+        }
+        let port = match port {
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| invalid("bad port"))?,
+            None => 80,
+        };
+        Ok(HttpUrl { host: host.to_string(), port, path_and_query })
+    }
+
+    /// The value of the `Host` header: the host, with the port when it is not 80.
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// The workload model: who decides when the next request starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Model {
+    /// `vus` virtual users, each sending its next request as soon as the previous response arrives.
+    Closed {
+        /// Number of concurrent virtual users.
+        vus: u32,
+    },
+    /// Requests start at a fixed rate regardless of how fast responses come (latency counted from
+    /// the intended start, correcting coordinated omission).
+    Open {
+        /// Requests per second.
+        rate_per_sec: f64,
+    },
+}
+
+/// A load test: one request sent repeatedly under a workload model for a duration.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// Target URL.
+    pub url: HttpUrl,
+    /// HTTP method, e.g. `GET`.
+    pub method: String,
+    /// Extra request headers (`Host`, `Content-Length` and `Connection` are set by the client).
+    pub headers: Vec<(String, String)>,
+    /// Request body; empty means none.
+    pub body: Vec<u8>,
+    /// Open or closed workload model.
+    pub model: Model,
+    /// How long the run lasts.
+    pub duration: Duration,
+    /// Size of the connection pool (keep-alive connections).
+    pub connections: usize,
+    /// Per-request timeout, from the moment the request gets a connection.
+    pub timeout: Duration,
+    /// Open model: the longest queue of waiting requests, in time at the target rate (default 10 s);
+    /// beyond it iterations are dropped.
+    pub backlog: Duration,
+    /// Thresholds checked against the summary.
+    pub thresholds: Vec<Threshold>,
+}
+
+impl LoadConfig {
+    /// A GET of `url` with defaults: closed model with 1 VU, 10 s, 1 connection, 10 s timeout.
+    pub fn new(url: &str) -> Result<LoadConfig, ConfigError> {
+        Ok(LoadConfig {
+            url: HttpUrl::parse(url)?,
+            method: "GET".to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            model: Model::Closed { vus: 1 },
+            duration: Duration::from_secs(10),
+            connections: 1,
+            timeout: Duration::from_secs(10),
+            backlog: DEFAULT_BACKLOG,
+            thresholds: Vec::new(),
+        })
+    }
+
+    /// Sets the model and the default pool size for it (`vus` for closed, 100 for open).
+    pub fn with_model(mut self, model: Model) -> LoadConfig {
+        self.model = model;
+        self.connections = default_connections(model);
+        self
+    }
+
+    /// Checks the model, pool size, method and headers.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.model {
+            Model::Closed { vus: 0 } => return Err(ConfigError::InvalidModel("vus must be at least 1")),
+            Model::Open { rate_per_sec } if !(rate_per_sec > 0.0 && rate_per_sec.is_finite()) => {
+                return Err(ConfigError::InvalidModel("rate must be a positive number"))
+            }
+            _ => {}
+        }
+        if self.connections == 0 {
+            return Err(ConfigError::InvalidModel("connections must be at least 1"));
+        }
+        let is_token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b':');
+        if !is_token(&self.method) {
+            return Err(ConfigError::InvalidHeader(format!("method {}", self.method)));
+        }
+        for (name, value) in &self.headers {
+            if !is_token(name) || value.contains(['\r', '\n']) {
+                return Err(ConfigError::InvalidHeader(format!("{name}: {value}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The default pool size for a model: one connection per VU, or 100 for the open model.
+pub fn default_connections(model: Model) -> usize {
+    match model {
+        Model::Closed { vus } => vus.max(1) as usize,
+        Model::Open { .. } => 100,
+    }
+}
+
+/// Parses a rate: `500`, `500/s`, `30000/m`, `100/h` → requests per second.
+pub fn parse_rate(s: &str) -> Result<f64, ConfigError> {
+    let err = || ConfigError::InvalidRate(s.to_string());
+    let (num, per) = match s.trim().split_once('/') {
+        Some((n, u)) => {
+            let per = match u.trim() {
+                "s" | "1s" | "sec" => 1.0,
+                "m" | "1m" | "min" => 60.0,
+                "h" | "1h" => 3600.0,
+                _ => return Err(err()),
+            };
+            (n.trim(), per)
+        }
+        None => (s.trim(), 1.0),
+    };
+    let n: f64 = num.parse().map_err(|_| err())?;
+    if !(n > 0.0 && n.is_finite()) {
+        return Err(err());
+    }
+    Ok(n / per)
+}
+
+/// Parses a duration: a non-negative number followed by `us`, `ms`, `s`, `m` or `h` (`1.5s`, `500ms`).
+pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
+    let err = || ConfigError::InvalidDuration(s.to_string());
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| err())?;
+    let secs = match unit {
+        "us" | "µs" => n / 1e6,
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(err()),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls() {
+        let u = HttpUrl::parse("http://127.0.0.1:8080/a/b?x=1").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.path_and_query.as_str()), ("127.0.0.1", 8080, "/a/b?x=1"));
+        assert_eq!(u.host_header(), "127.0.0.1:8080");
+        let u = HttpUrl::parse("http://example.com").unwrap();
+        assert_eq!((u.port, u.path_and_query.as_str(), u.host_header()), (80, "/", "example.com".into()));
+        let u = HttpUrl::parse("http://[::1]:9/?q").unwrap();
+        assert_eq!((u.host.as_str(), u.path_and_query.as_str(), u.host_header()), ("::1", "/?q", "[::1]:9".into()));
+        assert!(matches!(HttpUrl::parse("https://x"), Err(ConfigError::UnsupportedScheme(_))));
+        assert!(HttpUrl::parse("x.com").is_err());
+        assert!(HttpUrl::parse("http://:80/").is_err());
+        assert!(HttpUrl::parse("http://h:99999/").is_err());
+    }
+
+    #[test]
+    fn parses_rates_and_durations() {
+        assert_eq!(parse_rate("500/s").unwrap(), 500.0);
+        assert_eq!(parse_rate("600/m").unwrap(), 10.0);
+        assert_eq!(parse_rate("7").unwrap(), 7.0);
+        for bad in ["0/s", "-1", "x/s", "5/d", ""] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["30", "s", "1x", "-1s", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! A minimal HTTP/1.1 keep-alive client over a tokio `TcpStream`: enough to send one prepared request
+//! repeatedly and read responses (Content-Length, chunked, or close-delimited bodies).
+
+use std::io;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::config::LoadConfig;
+
+/// The longest response head (status line and headers) accepted.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// What went wrong with one request, before a complete response was read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HttpError {
+    /// The TCP connection could not be established.
+    #[error("connect: {0}")]
+    Connect(io::Error),
+    /// Writing the request or reading the response failed, or the response was malformed.
+    #[error("{0}")]
+    Io(io::Error),
+    /// The server closed a reused connection before answering (safe to retry on a new one).
+    #[error("connection closed before the response")]
+    ClosedEarly,
+}
+
+/// A complete response as seen by the load generator.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Bytes read for this response (head and body).
+    pub bytes: u64,
+    /// Whether the connection may be reused.
+    pub keep_alive: bool,
+}
+
+/// The request, serialized once and sent unchanged on every iteration.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedRequest {
+    bytes: Vec<u8>,
+    is_head: bool,
+    addr: (String, u16),
+}
+
+impl PreparedRequest {
+    /// Serializes the request line, headers and body of `cfg`.
+    pub fn new(cfg: &LoadConfig) -> PreparedRequest {
+        let mut head =
+            format!("{} {} HTTP/1.1\r\nHost: {}\r\n", cfg.method, cfg.url.path_and_query, cfg.url.host_header());
+        let mut has_ua = false;
+        for (name, value) in &cfg.headers {
+            let lower = name.to_ascii_lowercase();
+            if matches!(lower.as_str(), "host" | "content-length" | "connection" | "transfer-encoding") {
+                continue;
+            }
+            has_ua |= lower == "user-agent";
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !has_ua {
+            head.push_str(concat!("User-Agent: vitals-load/", env!("CARGO_PKG_VERSION"), "\r\n"));
+        }
+        let needs_length = !cfg.body.is_empty() || matches!(cfg.method.as_str(), "POST" | "PUT" | "PATCH");
+        if needs_length {
+            head.push_str(&format!("Content-Length: {}\r\n", cfg.body.len()));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&cfg.body);
+        PreparedRequest { bytes, is_head: cfg.method == "HEAD", addr: (cfg.url.host.clone(), cfg.url.port) }
+    }
+}
+
+/// One keep-alive connection.
+pub(crate) struct Conn {
+    stream: BufReader<TcpStream>,
+    /// Whether a response was already read on it (then an early close means "stale", not "refused").
+    pub reused: bool,
+}
+
+impl Conn {
+    /// Opens a connection to the request's target.
+    pub async fn connect(req: &PreparedRequest) -> Result<Conn, HttpError> {
+        let stream = TcpStream::connect((req.addr.0.as_str(), req.addr.1)).await.map_err(HttpError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        Ok(Conn { stream: BufReader::with_capacity(16 * 1024, stream), reused: false })
+    }
+
+    /// Sends the request and reads the whole response, discarding the body.
+    pub async fn send(&mut self, req: &PreparedRequest) -> Result<Response, HttpError> {
+        let reused = self.reused;
+        let early = |e: io::Error| {
+            if reused && matches!(e.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset) {
+                HttpError::ClosedEarly
+            } else {
+                HttpError::Io(e)
+            }
+        };
+        self.stream.get_mut().write_all(&req.bytes).await.map_err(early)?;
+        let mut line = Vec::with_capacity(128);
+        let n = self.stream.read_until(b'\n', &mut line).await.map_err(early)?;
+        if n == 0 {
+            return Err(if reused { HttpError::ClosedEarly } else { HttpError::Io(eof("before the status line")) });
+        }
+        let mut bytes = n as u64;
+        let (version_11, status) = parse_status_line(&line)?;
+        let mut keep_alive = version_11;
+        let mut length: Option<u64> = None;
+        let mut chunked = false;
+        loop {
+            line.clear();
+            let n = self.stream.read_until(b'\n', &mut line).await.map_err(HttpError::Io)?;
+            if n == 0 {
+                return Err(HttpError::Io(eof("in the response head")));
+            }
+            bytes += n as u64;
+            if bytes > MAX_HEAD as u64 {
+                return Err(HttpError::Io(invalid("response head too large")));
+            }
+            let text = std::str::from_utf8(&line).map_err(|_| HttpError::Io(invalid("non-UTF-8 header")))?.trim_end();
+            if text.is_empty() {
+                break;
+            }
+            let Some((name, value)) = text.split_once(':') else { continue };
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-length" => {
+                    length = Some(value.parse().map_err(|_| HttpError::Io(invalid("bad Content-Length")))?);
+                }
+                "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+                "connection" => {
+                    let v = value.to_ascii_lowercase();
+                    if v.contains("close") {
+                        keep_alive = false;
+                    } else if v.contains("keep-alive") {
+                        keep_alive = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let bodyless = req.is_head || status == 204 || status == 304 || (100..200).contains(&status);
+        if bodyless {
+        } else if chunked {
+            bytes += self.read_chunked().await?;
+        } else if let Some(len) = length {
+            bytes += self.discard(len).await?;
+        } else {
+            bytes += self.discard(u64::MAX).await?;
+            keep_alive = false;
+        }
+        self.reused = true;
+        Ok(Response { status, bytes, keep_alive })
+    }
+
+    /// Reads and drops up to `len` body bytes (until EOF when `len` is `u64::MAX`).
+    async fn discard(&mut self, len: u64) -> Result<u64, HttpError> {
+        let mut left = len;
+        while left > 0 {
+            let buf = self.stream.fill_buf().await.map_err(HttpError::Io)?;
+            if buf.is_empty() {
+                if len == u64::MAX {
+                    break;
+                }
+                return Err(HttpError::Io(eof("in the response body")));
+            }
+            let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            self.stream.consume(n);
+            left -= n as u64;
+        }
+        Ok(len - left)
+    }
+
+    /// Reads a chunked body and its trailers, returning the bytes read.
+    async fn read_chunked(&mut self) -> Result<u64, HttpError> {
+        let mut total = 0u64;
+        let mut line = Vec::with_capacity(32);
+        loop {
+            line.clear();
+            let n = self.stream.read_until(b'\n', &mut line).await.map_err(HttpError::Io)?;
+            if n == 0 {
+                return Err(HttpError::Io(eof("in a chunked body")));
+            }
+            total += n as u64;
+            let text = std::str::from_utf8(&line).unwrap_or("").trim();
+            let size_hex = text.split(';').next().unwrap_or("").trim();
+            let size = u64::from_str_radix(size_hex, 16).map_err(|_| HttpError::Io(invalid("bad chunk size")))?;
+            if size == 0 {
+                // Trailers end with an empty line.
+                loop {
+                    line.clear();
+                    let n = self.stream.read_until(b'\n', &mut line).await.map_err(HttpError::Io)?;
+                    total += n as u64;
+                    if n == 0 || line.trim_ascii().is_empty() {
+                        return Ok(total);
+                    }
+                }
+            }
+            total += self.discard(size).await?;
+            let mut crlf = [0u8; 2];
+            self.stream.read_exact(&mut crlf).await.map_err(HttpError::Io)?;
+            total += 2;
+        }
+    }
+}
+
+fn parse_status_line(line: &[u8]) -> Result<(bool, u16), HttpError> {
+    let text = std::str::from_utf8(line).map_err(|_| HttpError::Io(invalid("bad status line")))?;
+    let mut parts = text.split_ascii_whitespace();
+    let version = parts.next().unwrap_or("");
+    let status = parts.next().and_then(|s| s.parse::<u16>().ok());
+    match (version.strip_prefix("HTTP/1."), status) {
+        (Some(minor), Some(status)) => Ok((minor != "0", status)),
+        _ => Err(HttpError::Io(invalid("bad status line"))),
+    }
+}
+
+fn eof(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, format!("connection closed {what}"))
+}
+
+fn invalid(what: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what)
+}

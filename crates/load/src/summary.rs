@@ -1,0 +1,264 @@
+//! The result of a run: counts, latency quantiles, threshold outcomes; as text and as JSON
+//! (schema in `docs/format/load-summary.md`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+
+use crate::config::{LoadConfig, Model};
+
+/// The JSON schema identifier written in `Summary::to_json`.
+pub const SCHEMA: &str = "vitals.load.summary/v1";
+
+/// Failed requests by class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorCounts {
+    /// The TCP connection could not be established.
+    pub connect: u64,
+    /// No complete response within the timeout.
+    pub timeout: u64,
+    /// A complete response with status >= 400.
+    pub status: u64,
+    /// Anything else (connection reset, malformed response, ...).
+    pub other: u64,
+}
+
+impl ErrorCounts {
+    /// All errors.
+    pub fn total(&self) -> u64 {
+        self.connect + self.timeout + self.status + self.other
+    }
+}
+
+/// Latency statistics over all complete responses, in milliseconds (microsecond resolution).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Latency {
+    /// Number of recorded latencies (complete responses, any status).
+    pub count: u64,
+    /// Smallest latency.
+    pub min: f64,
+    /// Mean latency.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest latency.
+    pub max: f64,
+    quantiles: Vec<(f64, f64)>,
+}
+
+impl Latency {
+    fn from_histogram(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        let ms = |us: u64| us as f64 / 1e3;
+        let q = |q: f64| ms(h.value_at_quantile(q));
+        let quantiles = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 0.9999].iter().map(|&p| (p, q(p))).collect();
+        Latency {
+            count: h.len(),
+            min: ms(h.min()),
+            mean: h.mean() / 1e3,
+            p50: q(0.5),
+            p90: q(0.9),
+            p95: q(0.95),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: ms(h.max()),
+            quantiles,
+        }
+    }
+
+    /// The latency at quantile `q` (0..=1); exact for the quantiles kept, else the next kept one above.
+    pub fn quantile(&self, q: f64) -> f64 {
+        self.quantiles.iter().find(|(p, _)| *p >= q - 1e-12).map_or(self.max, |(_, v)| *v)
+    }
+}
+
+/// One threshold's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdResult {
+    /// The expression as written.
+    pub expr: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// The measured value (ms for latencies), or `None` when there was no data.
+    pub actual: Option<f64>,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// The workload model that ran.
+    pub model: Model,
+    /// Requests that finished (with a response or an error); abandoned in-flight ones excluded.
+    pub requests: u64,
+    /// Failed requests by class.
+    pub errors: ErrorCounts,
+    /// Responses by status code.
+    pub status_codes: BTreeMap<u16, u64>,
+    /// Wall time from start to stop (deadline or cancel).
+    pub duration: Duration,
+    /// Finished requests per second.
+    pub rps: f64,
+    /// Latency statistics in milliseconds.
+    pub latency: Latency,
+    /// Open model: iterations not sent because the backlog was full.
+    pub dropped_iterations: u64,
+    /// Bytes of responses read (heads and bodies).
+    pub bytes_received: u64,
+    /// Whether the run was stopped by the cancel channel before its configured duration.
+    pub cancelled: bool,
+    /// Outcome of each configured threshold, in order.
+    pub thresholds: Vec<ThresholdResult>,
+}
+
+/// Tallies handed from the engine to the summary.
+pub(crate) struct Counts {
+    pub requests: u64,
+    pub errors: ErrorCounts,
+    pub bytes_received: u64,
+    pub status_codes: BTreeMap<u16, u64>,
+    pub dropped_iterations: u64,
+}
+
+impl Summary {
+    pub(crate) fn build(
+        cfg: &LoadConfig,
+        duration: Duration,
+        cancelled: bool,
+        hist: &Histogram<u64>,
+        c: Counts,
+    ) -> Summary {
+        let secs = duration.as_secs_f64();
+        let mut s = Summary {
+            model: cfg.model,
+            requests: c.requests,
+            errors: c.errors,
+            status_codes: c.status_codes,
+            duration,
+            rps: if secs > 0.0 { c.requests as f64 / secs } else { 0.0 },
+            latency: Latency::from_histogram(hist),
+            dropped_iterations: c.dropped_iterations,
+            bytes_received: c.bytes_received,
+            cancelled,
+            thresholds: Vec::new(),
+        };
+        s.thresholds = cfg
+            .thresholds
+            .iter()
+            .map(|t| {
+                let actual = t.actual(&s);
+                ThresholdResult { expr: t.expr.clone(), ok: t.holds(actual), actual }
+            })
+            .collect();
+        s
+    }
+
+    /// Errors / requests, 0 when there were no requests.
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors.total() as f64 / self.requests as f64
+        }
+    }
+
+    /// Whether every threshold held (true when there are none).
+    pub fn passed(&self) -> bool {
+        self.thresholds.iter().all(|t| t.ok)
+    }
+
+    /// The summary as JSON, following `docs/format/load-summary.md`.
+    pub fn to_json(&self) -> Value {
+        let model = match self.model {
+            Model::Closed { vus } => json!({"type": "closed", "vus": vus}),
+            Model::Open { rate_per_sec } => json!({"type": "open", "rate_per_sec": rate_per_sec}),
+        };
+        let l = &self.latency;
+        let codes: serde_json::Map<String, Value> =
+            self.status_codes.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+        json!({
+            "schema": SCHEMA,
+            "model": model,
+            "duration_seconds": self.duration.as_secs_f64(),
+            "cancelled": self.cancelled,
+            "requests": self.requests,
+            "rps": self.rps,
+            "errors": {
+                "total": self.errors.total(),
+                "rate": self.error_rate(),
+                "connect": self.errors.connect,
+                "timeout": self.errors.timeout,
+                "status": self.errors.status,
+                "other": self.errors.other,
+            },
+            "status_codes": codes,
+            "latency_ms": {
+                "count": l.count, "min": l.min, "mean": l.mean, "p50": l.p50, "p90": l.p90,
+                "p95": l.p95, "p99": l.p99, "p99.9": l.p999, "max": l.max,
+            },
+            "dropped_iterations": self.dropped_iterations,
+            "bytes_received": self.bytes_received,
+            "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual})).collect::<Vec<_>>(),
+            "passed": self.passed(),
+        })
+    }
+
+    /// The JSON summary, pretty-printed (what `--summary-json FILE` should write).
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.to_json()).unwrap_or_default()
+    }
+
+    /// A human-readable report of a few lines.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let model = match self.model {
+            Model::Closed { vus } => format!("closed model, {vus} VU{}", if vus == 1 { "" } else { "s" }),
+            Model::Open { rate_per_sec } => format!("open model, {rate_per_sec}/s"),
+        };
+        let stop = if self.cancelled { " (cancelled)" } else { "" };
+        let _ = writeln!(out, "{model}, {:.1}s{stop}", self.duration.as_secs_f64());
+        let _ =
+            writeln!(out, "requests    {} ({:.1}/s), {} bytes received", self.requests, self.rps, self.bytes_received);
+        let e = &self.errors;
+        let _ = writeln!(
+            out,
+            "errors      {} ({:.2}%): connect {}, timeout {}, status {}, other {}",
+            e.total(),
+            self.error_rate() * 100.0,
+            e.connect,
+            e.timeout,
+            e.status,
+            e.other
+        );
+        if !self.status_codes.is_empty() {
+            let codes: Vec<String> = self.status_codes.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+            let _ = writeln!(out, "status      {}", codes.join(", "));
+        }
+        let l = &self.latency;
+        let _ = writeln!(
+            out,
+            "latency ms  p50 {:.2}  p90 {:.2}  p95 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  (mean {:.2})",
+            l.p50, l.p90, l.p95, l.p99, l.p999, l.max, l.mean
+        );
+        if matches!(self.model, Model::Open { .. }) {
+            let _ = writeln!(out, "dropped     {} iterations", self.dropped_iterations);
+        }
+        for t in &self.thresholds {
+            let actual = t.actual.map_or("no data".to_string(), |a| format!("{a:.3}"));
+            let _ = writeln!(out, "threshold   {} {} (actual {actual})", if t.ok { "PASS" } else { "FAIL" }, t.expr);
+        }
+        out
+    }
+}
