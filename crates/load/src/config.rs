@@ -115,7 +115,8 @@ pub enum Model {
     },
 }
 
-/// A load test: one request sent repeatedly under a workload model for a duration.
+/// A load test: one request (or a scenario's weighted mix of requests) sent repeatedly under a workload
+/// model for a duration.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
     /// Target URL.
@@ -139,6 +140,40 @@ pub struct LoadConfig {
     pub backlog: Duration,
     /// Thresholds checked against the summary.
     pub thresholds: Vec<Threshold>,
+    /// A scenario's requests, each iteration picking one by weight; when empty, every iteration sends
+    /// the single request described by `url`, `method`, `headers` and `body`.
+    pub requests: Vec<RequestSpec>,
+}
+
+/// One named request of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSpec {
+    /// Name, unique in the scenario; keys `requests_by_name` in the summary.
+    pub name: String,
+    /// Target URL.
+    pub url: HttpUrl,
+    /// HTTP method.
+    pub method: String,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// Request body; empty means none.
+    pub body: Vec<u8>,
+    /// Conditions on the response; a failing one counts as a `check` error.
+    pub checks: Checks,
+    /// Relative share of iterations (at least 1).
+    pub weight: u32,
+}
+
+/// Conditions a scenario request's response must meet.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checks {
+    /// Accepted status codes; when empty, any status below 400 (and >= 400 counts as a `status` error).
+    /// When given, a listed status is fine even if >= 400, and an unlisted one is a `check` error.
+    pub status: Vec<u16>,
+    /// A substring the response body must contain (bodies are read up to 1 MiB for this).
+    pub body_contains: Option<String>,
+    /// The longest acceptable latency (measured as for the summary).
+    pub max_latency: Option<Duration>,
 }
 
 impl LoadConfig {
@@ -155,6 +190,7 @@ impl LoadConfig {
             timeout: Duration::from_secs(10),
             backlog: DEFAULT_BACKLOG,
             thresholds: Vec::new(),
+            requests: Vec::new(),
         })
     }
 
@@ -178,16 +214,67 @@ impl LoadConfig {
             return Err(ConfigError::InvalidModel("connections must be at least 1"));
         }
         let is_token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b':');
-        if !is_token(&self.method) {
-            return Err(ConfigError::InvalidHeader(format!("method {}", self.method)));
-        }
-        for (name, value) in &self.headers {
-            if !is_token(name) || value.contains(['\r', '\n']) {
-                return Err(ConfigError::InvalidHeader(format!("{name}: {value}")));
+        let mut names = std::collections::BTreeSet::new();
+        let mut total_weight = 0u64;
+        for r in self.request_specs() {
+            if !is_token(&r.method) {
+                return Err(ConfigError::InvalidHeader(format!("method {}", r.method)));
             }
+            for (name, value) in &r.headers {
+                if !is_token(name) || value.contains(['\r', '\n']) {
+                    return Err(ConfigError::InvalidHeader(format!("{name}: {value}")));
+                }
+            }
+            if r.weight == 0 {
+                return Err(ConfigError::InvalidModel("request weights must be at least 1"));
+            }
+            total_weight += u64::from(r.weight);
+            if !names.insert(r.name) {
+                return Err(ConfigError::InvalidModel("request names must be unique"));
+            }
+        }
+        if total_weight > MAX_TOTAL_WEIGHT {
+            return Err(ConfigError::InvalidModel("request weights must add up to at most 10000"));
         }
         Ok(())
     }
+
+    /// The requests iterations choose from: the scenario's, or the single one of `url`, `method`,
+    /// `headers` and `body` (named `default`, without checks).
+    pub(crate) fn request_specs(&self) -> Vec<RequestSpec> {
+        if !self.requests.is_empty() {
+            return self.requests.clone();
+        }
+        vec![RequestSpec {
+            name: "default".to_string(),
+            url: self.url.clone(),
+            method: self.method.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            checks: Checks::default(),
+            weight: 1,
+        }]
+    }
+}
+
+/// The largest sum of request weights (the length of the weighted round-robin cycle).
+const MAX_TOTAL_WEIGHT: u64 = 10_000;
+
+/// The order in which requests of the given weights are sent, one cycle long (sum of the weights):
+/// smooth weighted round robin, so `[3, 1]` gives `0 0 1 0`-like interleavings rather than bursts.
+pub(crate) fn weighted_order(weights: &[u32]) -> Vec<usize> {
+    let total: i64 = weights.iter().map(|w| i64::from(*w)).sum();
+    let mut current = vec![0i64; weights.len()];
+    let mut order = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for _ in 0..total {
+        for (c, w) in current.iter_mut().zip(weights) {
+            *c += i64::from(*w);
+        }
+        let Some(best) = (0..weights.len()).max_by_key(|&i| (current[i], std::cmp::Reverse(i))) else { break };
+        current[best] -= total;
+        order.push(best);
+    }
+    order
 }
 
 /// The default pool size for a model: one connection per VU, or 100 for the open model.
@@ -272,5 +359,14 @@ mod tests {
         for bad in ["30", "s", "1x", "-1s", ""] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn weighted_order_is_smooth_and_exact() {
+        assert_eq!(weighted_order(&[1]), vec![0]);
+        assert_eq!(weighted_order(&[1, 1]), vec![0, 1]);
+        assert_eq!(weighted_order(&[5, 1, 1]), vec![0, 0, 1, 0, 2, 0, 0]);
+        let o = weighted_order(&[3, 2]);
+        assert_eq!((o.len(), o.iter().filter(|&&i| i == 0).count()), (5, 3));
     }
 }

@@ -6,10 +6,13 @@ use std::io;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::config::LoadConfig;
+use crate::config::RequestSpec;
 
 /// The longest response head (status line and headers) accepted.
 const MAX_HEAD: usize = 64 * 1024;
+
+/// The most body bytes kept for a `body_contains` check; the rest is read and dropped.
+const MAX_CAPTURE: usize = 1024 * 1024;
 
 /// What went wrong with one request, before a complete response was read.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +29,7 @@ pub(crate) enum HttpError {
 }
 
 /// A complete response as seen by the load generator.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Response {
     /// Status code.
     pub status: u16,
@@ -34,6 +37,8 @@ pub(crate) struct Response {
     pub bytes: u64,
     /// Whether the connection may be reused.
     pub keep_alive: bool,
+    /// The body (decoded from chunks, at most 1 MiB) when the request asked for it, else empty.
+    pub body: Vec<u8>,
 }
 
 /// The request, serialized once and sent unchanged on every iteration.
@@ -42,11 +47,13 @@ pub(crate) struct PreparedRequest {
     bytes: Vec<u8>,
     is_head: bool,
     addr: (String, u16),
+    /// Whether to keep the response body (for a `body_contains` check).
+    capture_body: bool,
 }
 
 impl PreparedRequest {
     /// Serializes the request line, headers and body of `cfg`.
-    pub fn new(cfg: &LoadConfig) -> PreparedRequest {
+    pub fn new(cfg: &RequestSpec) -> PreparedRequest {
         let mut head =
             format!("{} {} HTTP/1.1\r\nHost: {}\r\n", cfg.method, cfg.url.path_and_query, cfg.url.host_header());
         let mut has_ua = false;
@@ -68,7 +75,12 @@ impl PreparedRequest {
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(&cfg.body);
-        PreparedRequest { bytes, is_head: cfg.method == "HEAD", addr: (cfg.url.host.clone(), cfg.url.port) }
+        PreparedRequest {
+            bytes,
+            is_head: cfg.method == "HEAD",
+            addr: (cfg.url.host.clone(), cfg.url.port),
+            capture_body: cfg.checks.body_contains.is_some(),
+        }
     }
 }
 
@@ -77,6 +89,9 @@ pub(crate) struct Conn {
     stream: BufReader<TcpStream>,
     /// Whether a response was already read on it (then an early close means "stale", not "refused").
     pub reused: bool,
+    /// The body of the current response, when captured.
+    body: Vec<u8>,
+    capturing: bool,
 }
 
 impl Conn {
@@ -84,7 +99,12 @@ impl Conn {
     pub async fn connect(req: &PreparedRequest) -> Result<Conn, HttpError> {
         let stream = TcpStream::connect((req.addr.0.as_str(), req.addr.1)).await.map_err(HttpError::Connect)?;
         let _ = stream.set_nodelay(true);
-        Ok(Conn { stream: BufReader::with_capacity(16 * 1024, stream), reused: false })
+        Ok(Conn {
+            stream: BufReader::with_capacity(16 * 1024, stream),
+            reused: false,
+            body: Vec::new(),
+            capturing: false,
+        })
     }
 
     /// Sends the request and reads the whole response, discarding the body.
@@ -97,6 +117,8 @@ impl Conn {
                 HttpError::Io(e)
             }
         };
+        self.body.clear();
+        self.capturing = req.capture_body;
         self.stream.get_mut().write_all(&req.bytes).await.map_err(early)?;
         let mut line = Vec::with_capacity(128);
         let n = self.stream.read_until(b'\n', &mut line).await.map_err(early)?;
@@ -151,7 +173,7 @@ impl Conn {
             keep_alive = false;
         }
         self.reused = true;
-        Ok(Response { status, bytes, keep_alive })
+        Ok(Response { status, bytes, keep_alive, body: std::mem::take(&mut self.body) })
     }
 
     /// Reads and drops up to `len` body bytes (until EOF when `len` is `u64::MAX`).
@@ -166,6 +188,10 @@ impl Conn {
                 return Err(HttpError::Io(eof("in the response body")));
             }
             let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            if self.capturing && self.body.len() < MAX_CAPTURE {
+                let keep = n.min(MAX_CAPTURE - self.body.len());
+                self.body.extend_from_slice(&buf[..keep]);
+            }
             self.stream.consume(n);
             left -= n as u64;
         }

@@ -22,6 +22,8 @@ pub struct ErrorCounts {
     pub timeout: u64,
     /// A complete response with status >= 400.
     pub status: u64,
+    /// A complete response (status < 400) that failed a scenario request's checks.
+    pub check: u64,
     /// Anything else (connection reset, malformed response, ...).
     pub other: u64,
 }
@@ -29,7 +31,7 @@ pub struct ErrorCounts {
 impl ErrorCounts {
     /// All errors.
     pub fn total(&self) -> u64 {
-        self.connect + self.timeout + self.status + self.other
+        self.connect + self.timeout + self.status + self.check + self.other
     }
 }
 
@@ -79,6 +81,13 @@ impl Latency {
         }
     }
 
+    fn to_json(&self) -> Value {
+        json!({
+            "count": self.count, "min": self.min, "mean": self.mean, "p50": self.p50, "p90": self.p90,
+            "p95": self.p95, "p99": self.p99, "p99.9": self.p999, "max": self.max,
+        })
+    }
+
     /// The latency at quantile `q` (0..=1); exact for the quantiles kept, else the next kept one above.
     pub fn quantile(&self, q: f64) -> f64 {
         self.quantiles.iter().find(|(p, _)| *p >= q - 1e-12).map_or(self.max, |(_, v)| *v)
@@ -121,6 +130,19 @@ pub struct Summary {
     pub cancelled: bool,
     /// Outcome of each configured threshold, in order.
     pub thresholds: Vec<ThresholdResult>,
+    /// Scenario runs: tallies and latency per request name (empty for a single-URL run).
+    pub requests_by_name: BTreeMap<String, RequestSummary>,
+}
+
+/// One scenario request's share of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSummary {
+    /// Finished requests with this name.
+    pub requests: u64,
+    /// Of those, failed ones (any error class).
+    pub errors: u64,
+    /// Latency statistics of its complete responses, in milliseconds.
+    pub latency: Latency,
 }
 
 /// Tallies handed from the engine to the summary.
@@ -139,6 +161,7 @@ impl Summary {
         cancelled: bool,
         hist: &Histogram<u64>,
         c: Counts,
+        by_name: Vec<(String, crate::engine::RequestStats)>,
     ) -> Summary {
         let secs = duration.as_secs_f64();
         let mut s = Summary {
@@ -153,6 +176,13 @@ impl Summary {
             bytes_received: c.bytes_received,
             cancelled,
             thresholds: Vec::new(),
+            requests_by_name: by_name
+                .into_iter()
+                .map(|(name, r)| {
+                    let latency = Latency::from_histogram(&r.hist);
+                    (name, RequestSummary { requests: r.requests, errors: r.errors, latency })
+                })
+                .collect(),
         };
         s.thresholds = cfg
             .thresholds
@@ -185,7 +215,14 @@ impl Summary {
             Model::Closed { vus } => json!({"type": "closed", "vus": vus}),
             Model::Open { rate_per_sec } => json!({"type": "open", "rate_per_sec": rate_per_sec}),
         };
-        let l = &self.latency;
+        let by_name: serde_json::Map<String, Value> = self
+            .requests_by_name
+            .iter()
+            .map(|(name, r)| {
+                let v = json!({"requests": r.requests, "errors": r.errors, "latency_ms": r.latency.to_json()});
+                (name.clone(), v)
+            })
+            .collect();
         let codes: serde_json::Map<String, Value> =
             self.status_codes.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
         json!({
@@ -201,13 +238,12 @@ impl Summary {
                 "connect": self.errors.connect,
                 "timeout": self.errors.timeout,
                 "status": self.errors.status,
+                "check": self.errors.check,
                 "other": self.errors.other,
             },
             "status_codes": codes,
-            "latency_ms": {
-                "count": l.count, "min": l.min, "mean": l.mean, "p50": l.p50, "p90": l.p90,
-                "p95": l.p95, "p99": l.p99, "p99.9": l.p999, "max": l.max,
-            },
+            "latency_ms": self.latency.to_json(),
+            "requests_by_name": by_name,
             "dropped_iterations": self.dropped_iterations,
             "bytes_received": self.bytes_received,
             "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual})).collect::<Vec<_>>(),
@@ -218,6 +254,68 @@ impl Summary {
     /// The JSON summary, pretty-printed (what `--summary-json FILE` should write).
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(&self.to_json()).unwrap_or_default()
+    }
+
+    /// The summary as a JUnit XML report for CI: a `<testsuite>` named `suite_name` with one
+    /// `<testcase>` per threshold (a `<failure>` carrying the actual value when it is broken) and one
+    /// `errors` testcase that fails when any request failed. The text report is in `<system-out>`.
+    pub fn to_junit(&self, suite_name: &str) -> String {
+        let mut cases = String::new();
+        let mut failures = 0;
+        let class = xml_escape(suite_name);
+        for t in &self.thresholds {
+            let _ = write!(
+                cases,
+                "    <testcase classname=\"{class}.thresholds\" name=\"{}\" time=\"0\"",
+                xml_escape(&t.expr)
+            );
+            if t.ok {
+                cases.push_str("/>\n");
+            } else {
+                failures += 1;
+                let actual = t.actual.map_or("no data".to_string(), |a| format!("{a}"));
+                let msg = xml_escape(&format!("threshold {} broken: actual {actual}", t.expr));
+                let _ = write!(
+                    cases,
+                    ">\n      <failure type=\"threshold\" message=\"{msg}\">{msg}</failure>\n    </testcase>\n"
+                );
+            }
+        }
+        let e = &self.errors;
+        let _ = write!(
+            cases,
+            "    <testcase classname=\"{class}\" name=\"errors\" time=\"{:.3}\"",
+            self.duration.as_secs_f64()
+        );
+        if e.total() == 0 {
+            cases.push_str("/>\n");
+        } else {
+            failures += 1;
+            let msg = format!(
+                "{} of {} requests failed ({:.2}%): connect {}, timeout {}, status {}, check {}, other {}",
+                e.total(),
+                self.requests,
+                self.error_rate() * 100.0,
+                e.connect,
+                e.timeout,
+                e.status,
+                e.check,
+                e.other
+            );
+            let msg = xml_escape(&msg);
+            let _ =
+                write!(cases, ">\n      <failure type=\"errors\" message=\"{msg}\">{msg}</failure>\n    </testcase>\n");
+        }
+        let tests = self.thresholds.len() + 1;
+        let name = xml_escape(suite_name);
+        let time = self.duration.as_secs_f64();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <testsuites name=\"{name}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time:.3}\">\n  \
+             <testsuite name=\"{name}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time:.3}\">\n\
+             {cases}    <system-out>{}</system-out>\n  </testsuite>\n</testsuites>\n",
+            xml_escape(&self.to_text())
+        )
     }
 
     /// A human-readable report of a few lines.
@@ -234,12 +332,13 @@ impl Summary {
         let e = &self.errors;
         let _ = writeln!(
             out,
-            "errors      {} ({:.2}%): connect {}, timeout {}, status {}, other {}",
+            "errors      {} ({:.2}%): connect {}, timeout {}, status {}, check {}, other {}",
             e.total(),
             self.error_rate() * 100.0,
             e.connect,
             e.timeout,
             e.status,
+            e.check,
             e.other
         );
         if !self.status_codes.is_empty() {
@@ -252,6 +351,14 @@ impl Summary {
             "latency ms  p50 {:.2}  p90 {:.2}  p95 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  (mean {:.2})",
             l.p50, l.p90, l.p95, l.p99, l.p999, l.max, l.mean
         );
+        for (name, r) in &self.requests_by_name {
+            let l = &r.latency;
+            let _ = writeln!(
+                out,
+                "  {name}: {} requests, {} errors, p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}",
+                r.requests, r.errors, l.p50, l.p95, l.p99, l.max
+            );
+        }
         if matches!(self.model, Model::Open { .. }) {
             let _ = writeln!(out, "dropped     {} iterations", self.dropped_iterations);
         }
@@ -260,5 +367,76 @@ impl Summary {
             let _ = writeln!(out, "threshold   {} {} (actual {actual})", if t.ok { "PASS" } else { "FAIL" }, t.expr);
         }
         out
+    }
+}
+
+/// Escapes text for XML attributes and character data; drops characters XML 1.0 cannot carry.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' | '\t' => out.push(c),
+            '\r' => {}
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(thresholds: Vec<ThresholdResult>, errors: ErrorCounts) -> Summary {
+        Summary {
+            model: Model::Closed { vus: 1 },
+            requests: 10,
+            errors,
+            status_codes: BTreeMap::new(),
+            duration: Duration::from_millis(1500),
+            rps: 6.7,
+            latency: Latency::default(),
+            dropped_iterations: 0,
+            bytes_received: 0,
+            cancelled: false,
+            thresholds,
+            requests_by_name: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn junit_has_one_case_per_threshold_and_an_errors_case() {
+        let t = |expr: &str, ok, actual| ThresholdResult { expr: expr.into(), ok, actual };
+        let s = summary(
+            vec![t("p95<500ms", true, Some(12.5)), t("p99<1ms", false, Some(3.25)), t("p50<1s", false, None)],
+            ErrorCounts { status: 2, check: 1, ..ErrorCounts::default() },
+        );
+        let x = s.to_junit("api & <load>");
+        assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "), "{x}");
+        assert!(
+            x.contains(r#"<testsuite name="api &amp; &lt;load&gt;" tests="4" failures="3" errors="0" skipped="0" time="1.500">"#),
+            "{x}"
+        );
+        assert_eq!(x.matches("<testcase ").count(), 4, "{x}");
+        assert_eq!(x.matches("<failure ").count(), 3, "{x}");
+        assert_eq!(x.matches("</failure>").count(), 3, "{x}");
+        assert!(x.contains(r#"name="p95&lt;500ms" time="0"/>"#), "{x}");
+        assert!(x.contains(r#"message="threshold p99&lt;1ms broken: actual 3.25""#), "{x}");
+        assert!(x.contains("actual no data"), "{x}");
+        assert!(x.contains(r#"name="errors""#) && x.contains("3 of 10 requests failed"), "{x}");
+        assert!(x.contains("status 2, check 1"), "{x}");
+        assert!(x.trim_end().ends_with("</testsuite>\n</testsuites>"), "{x}");
+        assert_eq!(x.matches("<testsuite ").count(), x.matches("</testsuite>").count());
+        assert_eq!(x.matches("<testcase ").count(), x.matches("/>").count() + x.matches("</testcase>").count());
+
+        let ok = summary(vec![t("rps>1", true, Some(6.7))], ErrorCounts::default()).to_junit("s");
+        assert!(ok.contains(r#"tests="2" failures="0""#), "{ok}");
+        assert!(!ok.contains("<failure"), "{ok}");
     }
 }

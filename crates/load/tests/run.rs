@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
-use vitals_load::{run, LoadConfig, Model, Summary, Threshold};
+use vitals_load::{run, LoadConfig, Model, Scenario, Summary, Threshold};
 
 /// How the test server answers.
 #[derive(Clone, Copy)]
@@ -26,6 +26,9 @@ enum Behavior {
     Chunked,
     /// 200 with `Connection: close`, then closes.
     CloseEach,
+    /// By path: `/slow` answers "ok" after 30 ms, `/missing` 404, `/echo` 200 with the request body,
+    /// anything else 200 "ok".
+    Routes,
 }
 
 /// Starts a server on 127.0.0.1 and returns its base URL.
@@ -47,6 +50,7 @@ async fn serve_conn(stream: TcpStream, behavior: Behavior, state: Arc<(AtomicU64
         // Request head, then body by Content-Length.
         let mut len = 0usize;
         let mut line = String::new();
+        let mut request_line = String::new();
         loop {
             line.clear();
             if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
@@ -54,6 +58,9 @@ async fn serve_conn(stream: TcpStream, behavior: Behavior, state: Arc<(AtomicU64
             }
             if line.trim().is_empty() {
                 break;
+            }
+            if request_line.is_empty() {
+                request_line = line.clone();
             }
             if let Some((k, v)) = line.split_once(':') {
                 if k.eq_ignore_ascii_case("content-length") {
@@ -66,6 +73,24 @@ async fn serve_conn(stream: TcpStream, behavior: Behavior, state: Arc<(AtomicU64
             return;
         }
         let n = state.0.fetch_add(1, Ordering::SeqCst);
+        if let Behavior::Routes = behavior {
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+            let (status, body) = match path {
+                "/slow" => {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    ("200 OK", b"ok".to_vec())
+                }
+                "/missing" => ("404 Not Found", b"no".to_vec()),
+                "/echo" => ("200 OK", body),
+                _ => ("200 OK", b"ok".to_vec()),
+            };
+            let mut response = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+            response.extend_from_slice(&body);
+            if stream.get_mut().write_all(&response).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let response: &[u8] = match behavior {
             Behavior::Fast => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
             Behavior::Sleep(d) => {
@@ -91,6 +116,7 @@ async fn serve_conn(stream: TcpStream, behavior: Behavior, state: Arc<(AtomicU64
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"
             }
             Behavior::CloseEach => b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+            Behavior::Routes => unreachable!("answered above"),
         };
         if stream.get_mut().write_all(response).await.is_err() {
             return;
@@ -276,11 +302,74 @@ fn summary_json_follows_the_documented_schema() {
     for key in ["count", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"] {
         assert!(j["latency_ms"][key].is_number(), "{key}");
     }
-    for key in ["total", "rate", "connect", "timeout", "status", "other"] {
+    assert_eq!(j["requests_by_name"], serde_json::json!({}), "empty for a single-URL run");
+    for key in ["total", "rate", "connect", "timeout", "status", "check", "other"] {
         assert!(j["errors"][key].is_number(), "{key}");
     }
     for key in ["duration_seconds", "requests", "rps", "dropped_iterations", "bytes_received"] {
         assert!(j[key].is_number(), "{key}");
     }
     assert!(j["thresholds"].is_array() && j["passed"].is_boolean() && j["cancelled"].is_boolean());
+}
+
+/// A scenario mixing five weighted requests: weights are honoured, failing checks are `check` errors,
+/// an expected 404 is no error, and latency is reported per request name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_mixes_requests_by_weight_with_checks_and_per_name_latency() {
+    let url = server(Behavior::Routes).await;
+    let base = url.trim_end_matches("/path?x=1");
+    let yaml = format!(
+        r#"
+duration: 800ms
+vus: 2
+thresholds: ["errors<1%"]
+requests:
+  - name: fast
+    url: {base}/fast
+    weight: 4
+    checks: {{ status: [200], body_contains: ok, max_latency: 1s }}
+  - name: wrong-body
+    url: {base}/fast
+    checks: {{ body_contains: nope }}
+  - name: missing
+    url: {base}/missing
+    checks: {{ status: [404] }}
+  - name: slow
+    url: {base}/slow
+    checks: {{ max_latency: 5ms }}
+  - name: echo
+    method: POST
+    url: {base}/echo
+    body: {{ a: 1, tags: [x] }}
+    checks: {{ body_contains: '"a":1' }}
+"#
+    );
+    let cfg = Scenario::parse(&yaml, "mix.yaml").unwrap().into_config();
+    let s = run(cfg, None).await.unwrap();
+    let by = &s.requests_by_name;
+    let names: Vec<&str> = by.keys().map(String::as_str).collect();
+    assert_eq!(names, ["echo", "fast", "missing", "slow", "wrong-body"], "{}", s.to_text());
+    let (fast, wrong, missing, slow, echo) = (&by["fast"], &by["wrong-body"], &by["missing"], &by["slow"], &by["echo"]);
+    assert!(slow.requests >= 5, "{}", s.to_text());
+    // Weighted round robin: 4 of every 8 picks are `fast`; at most a couple abandoned at the end.
+    assert!(fast.requests + 8 >= 4 * wrong.requests && fast.requests <= 4 * wrong.requests + 8, "{}", s.to_text());
+    assert_eq!(s.requests, by.values().map(|r| r.requests).sum::<u64>());
+    assert_eq!((fast.errors, missing.errors, echo.errors), (0, 0, 0), "{}", s.to_text());
+    assert_eq!((wrong.errors, slow.errors), (wrong.requests, slow.requests), "{}", s.to_text());
+    assert_eq!(s.errors.check, wrong.requests + slow.requests, "{}", s.to_text());
+    assert_eq!((s.errors.status, s.errors.total()), (0, s.errors.check), "an expected 404 is not an error");
+    assert_eq!(s.status_codes.get(&404), Some(&missing.requests));
+    assert!(slow.latency.p50 >= 29.0 && fast.latency.p50 < 20.0, "{}", s.to_text());
+    assert!(!s.passed());
+    assert!(s.to_text().contains("check "), "{}", s.to_text());
+
+    let j = s.to_json();
+    assert_eq!(j["errors"]["check"], s.errors.check);
+    assert_eq!(j["requests_by_name"]["slow"]["requests"], slow.requests);
+    assert_eq!(j["requests_by_name"]["slow"]["errors"], slow.errors);
+    for key in ["count", "min", "mean", "p50", "p90", "p95", "p99", "p99.9", "max"] {
+        assert!(j["requests_by_name"]["fast"]["latency_ms"][key].is_number(), "{key}");
+    }
+    let junit = s.to_junit("mix");
+    assert!(junit.contains(r#"tests="2" failures="2""#), "{junit}");
 }

@@ -39,8 +39,13 @@ enum Command {
 
 #[derive(clap::Args)]
 struct LoadArgs {
-    /// The URL to request (http://).
-    url: String,
+    /// The URL to request (http://); not with --scenario.
+    #[arg(required_unless_present = "scenario")]
+    url: Option<String>,
+    /// A YAML scenario file: workload, thresholds and several weighted requests with checks (instead of
+    /// URL and the request and model flags; --timeout and --threshold still apply).
+    #[arg(long, conflicts_with_all = ["url", "rate", "vus", "duration", "connections", "method", "headers", "body"])]
+    scenario: Option<PathBuf>,
     /// Open model: requests per second (`500/s`, `30000/m`); latency counts from the intended send time.
     #[arg(long)]
     rate: Option<String>,
@@ -71,6 +76,9 @@ struct LoadArgs {
     /// Write the summary as JSON (schema vitals.load.summary/v1) to this file.
     #[arg(long)]
     summary_json: Option<PathBuf>,
+    /// Write a JUnit XML report (one test case per threshold, plus one for request errors) to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -171,25 +179,31 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn load(a: LoadArgs) -> anyhow::Result<()> {
-    use vitals_load::{parse_duration, parse_rate, LoadConfig, Model, Threshold};
-    let model = match &a.rate {
-        Some(r) => Model::Open { rate_per_sec: parse_rate(r)? },
-        None => Model::Closed { vus: a.vus },
+    use vitals_load::{parse_duration, parse_rate, LoadConfig, Model, Scenario, Threshold};
+    let (mut cfg, suite) = if let Some(file) = &a.scenario {
+        (Scenario::load(file)?.into_config(), file.display().to_string())
+    } else {
+        let url = a.url.as_deref().context("a URL or --scenario is needed")?;
+        let model = match &a.rate {
+            Some(r) => Model::Open { rate_per_sec: parse_rate(r)? },
+            None => Model::Closed { vus: a.vus },
+        };
+        let mut cfg = LoadConfig::new(url)?.with_model(model);
+        cfg.duration = parse_duration(&a.duration)?;
+        cfg.method = a.method.to_uppercase();
+        if let Some(c) = a.connections {
+            cfg.connections = c;
+        }
+        for h in &a.headers {
+            let (n, v) = h.split_once(':').with_context(|| format!("--header {h:?}: expected `Name: value`"))?;
+            cfg.headers.push((n.trim().to_string(), v.trim().to_string()));
+        }
+        if let Some(b) = a.body {
+            cfg.body = b.into_bytes();
+        }
+        (cfg, url.to_string())
     };
-    let mut cfg = LoadConfig::new(&a.url)?.with_model(model);
-    cfg.duration = parse_duration(&a.duration)?;
     cfg.timeout = parse_duration(&a.timeout)?;
-    cfg.method = a.method.to_uppercase();
-    if let Some(c) = a.connections {
-        cfg.connections = c;
-    }
-    for h in &a.headers {
-        let (n, v) = h.split_once(':').with_context(|| format!("--header {h:?}: expected `Name: value`"))?;
-        cfg.headers.push((n.trim().to_string(), v.trim().to_string()));
-    }
-    if let Some(b) = a.body {
-        cfg.body = b.into_bytes();
-    }
     for t in &a.thresholds {
         cfg.thresholds.push(Threshold::parse(t).with_context(|| format!("--threshold {t:?}"))?);
     }
@@ -206,6 +220,10 @@ fn load(a: LoadArgs) -> anyhow::Result<()> {
     print!("{}", summary.to_text());
     if let Some(f) = &a.summary_json {
         std::fs::write(f, summary.to_json_pretty()).with_context(|| format!("writing {}", f.display()))?;
+    }
+    if let Some(f) = &a.junit {
+        std::fs::write(f, summary.to_junit(&format!("vitals load {suite}")))
+            .with_context(|| format!("writing {}", f.display()))?;
     }
     if !summary.passed() {
         std::process::exit(99);

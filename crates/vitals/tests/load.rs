@@ -62,3 +62,52 @@ fn load_runs_reports_and_fails_ci_on_a_broken_budget() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("p95<fast"), "the error names the threshold");
 }
+
+#[test]
+fn load_runs_a_scenario_and_writes_junit() {
+    let url = serve();
+    let dir = tempfile::tempdir().unwrap();
+    let (scenario, json, junit) =
+        (dir.path().join("mix.yaml"), dir.path().join("summary.json"), dir.path().join("junit.xml"));
+    std::fs::write(
+        &scenario,
+        format!(
+            "duration: 500ms\nvus: 2\nthresholds: [p99<1s]\nrequests:\n  - name: good\n    url: {url}\n    weight: 2\n    checks: {{ status: [200], body_contains: ok }}\n  - name: bad\n    url: {url}bad\n    method: POST\n    body: {{ a: 1 }}\n    checks: {{ body_contains: nope }}\n"
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_vitals");
+    let out = Command::new(bin)
+        .args(["load", "--threshold", "errors<1%", "--scenario"])
+        .arg(&scenario)
+        .arg("--summary-json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(99),
+        "check errors break errors<1%: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let bad = s["requests_by_name"]["bad"]["requests"].as_u64().unwrap();
+    assert!(bad > 10, "{s}");
+    assert_eq!(s["errors"]["check"].as_u64(), Some(bad), "{s}");
+    assert_eq!(s["requests_by_name"]["good"]["errors"], 0, "{s}");
+    let x = std::fs::read_to_string(&junit).unwrap();
+    assert!(x.contains(r#"tests="3" failures="2""#), "{x}");
+    assert!(x.contains("errors&lt;1%") && x.contains(r#"name="p99&lt;1s" time="0"/>"#), "{x}");
+
+    std::fs::write(&scenario, "duration: 1s\nrequests:\n  - url: http://127.0.0.1:1/\n    wait: 1s\n").unwrap();
+    let out = Command::new(bin).arg("load").arg("--scenario").arg(&scenario).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("{}:4: requests[0]: unknown field `wait`", scenario.display())), "{err}");
+
+    let out = Command::new(bin).args(["load", &url, "--scenario"]).arg(&scenario).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a URL and --scenario conflict");
+}

@@ -1,0 +1,373 @@
+#!/usr/bin/env bash
+# Load generator benchmark: `vitals load` against wrk 4.1 on the same nginx, in one run.
+#
+#   1. throughput (closed model): wrk -t1 -cC -dDs vs `vitals load --vus C --connections C --duration Ds`;
+#      requests/s, CPU-s and peak RSS of each client; budget vitals/wrk >= MIN_RATIO (1.0).
+#   2. accuracy (open model): `vitals load --rate R/s` p50/p90/p99 vs nginx's `$request_time` of the same
+#      requests (access log lines written during that run); budget |difference| <= MAX_DIFF_MS (1 ms).
+#   3. footprint: peak RSS of `vitals load --rate HIGH_RATE/s`, and whether it kept up (no dropped iterations,
+#      >= 99 % of the rate, no errors).
+#
+# Prints a markdown table on stdout; raw numbers in OUT_JSON. Exit 1 when a budget is broken, 2 on failure.
+# See bench/README.md, section "Load".
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CONNS=${CONNS:-50}
+DURATION=${DURATION:-10}
+RATE=${RATE:-1000}
+HIGH_RATE=${HIGH_RATE:-10000}
+FILE_BYTES=${FILE_BYTES:-1024}
+KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-1000000}
+MIN_RATIO=${MIN_RATIO:-1.0}
+MAX_DIFF_MS=${MAX_DIFF_MS:-1.0}
+PHASES=${PHASES:-throughput accuracy footprint}
+OUT_JSON=${OUT_JSON:-$ROOT/bench/results/load-$(date -u +%Y%m%dT%H%M%SZ).json}
+KEEP_WORK=${KEEP_WORK:-0}
+NGINX=${NGINX:-nginx}
+WRK=${WRK:-wrk}
+PYTHON=${PYTHON:-python3}
+TIME=${TIME:-/usr/bin/time}
+T_START=$SECONDS
+
+log() { printf '[load %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+	log "FAIL: $*"
+	exit 2
+}
+
+PIDS=()
+WORK=$(mktemp -d -t vitals-load.XXXXXX)
+cleanup() {
+	local rc=$? pid
+	trap - EXIT INT TERM
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [[ $KEEP_WORK == 1 ]]; then
+		log "kept work dir $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	local p
+	for _ in $(seq 500); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	die "no free port found"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Peers and build
+if ! command -v "$NGINX" >/dev/null || ! command -v "$WRK" >/dev/null; then
+	log "installing nginx and wrk (apt-get install -y nginx wrk)"
+	apt-get install -y nginx wrk >"$WORK/apt.log" 2>&1 || die "apt-get failed: $(tail -3 "$WORK/apt.log")"
+fi
+[[ -x $TIME ]] || die "$TIME missing (apt-get install -y time)"
+if [[ -z ${BIN_DIR:-} ]]; then
+	log "building vitals (cargo build --release -p vitals)"
+	(cd "$ROOT" && cargo build --release -p vitals) >&2
+	BIN_DIR=${CARGO_TARGET_DIR:-$ROOT/target}/release
+fi
+VITALS=${VITALS:-$BIN_DIR/vitals}
+[[ -x $VITALS ]] || die "$VITALS missing"
+
+NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
+WRK_VERSION=$({ "$WRK" -v 2>&1 || true; } | head -1 | awk '{ print $1, $2 }')
+VITALS_VERSION=$("$VITALS" --version 2>&1 | head -1)
+GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then GIT_REV+="+dirty"; fi
+CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+NPROC=$(nproc)
+log "machine: $NPROC cores, $CPU_MODEL; $NGINX_VERSION; $WRK_VERSION; $VITALS_VERSION (git $GIT_REV)"
+
+# ---------------------------------------------------------------------------------------------------------------
+# nginx: one worker (the other core(s) stay for the client), a FILE_BYTES static file, access log with
+# $request_time (seconds, 3 decimals) for the server-side latency.
+chmod 755 "$WORK" # the worker runs as nobody when started as root
+mkdir -p "$WORK/www" "$WORK/tmp"
+head -c "$FILE_BYTES" /dev/zero | tr '\0' 'x' >"$WORK/www/index.html"
+PORT=$(free_port)
+URL=http://127.0.0.1:$PORT/index.html
+cat >"$WORK/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/error.log warn;
+events { worker_connections 4096; }
+http {
+    log_format timing '\$msec \$request_time \$status \$connection \$connection_requests';
+    access_log $WORK/access.log timing;
+    keepalive_requests $KEEPALIVE_REQUESTS;
+    keepalive_timeout 60s;
+    client_body_temp_path $WORK/tmp/body;
+    proxy_temp_path $WORK/tmp/proxy;
+    fastcgi_temp_path $WORK/tmp/fastcgi;
+    uwsgi_temp_path $WORK/tmp/uwsgi;
+    scgi_temp_path $WORK/tmp/scgi;
+    server {
+        listen 127.0.0.1:$PORT;
+        root $WORK/www;
+    }
+}
+EOF
+"$NGINX" -e "$WORK/error.log" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' >"$WORK/nginx.out" 2>&1 &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+for _ in $(seq 50); do
+	curl -sf -o /dev/null "$URL" && break
+	kill -0 "$NGINX_PID" 2>/dev/null || die "nginx exited: $(cat "$WORK/nginx.out" "$WORK/error.log" 2>/dev/null | tail -3)"
+	sleep 0.1
+done
+curl -sf -o /dev/null "$URL" || die "nginx does not answer on $URL"
+log "nginx on $URL (${FILE_BYTES} B file, worker_processes 1)"
+
+log_lines() { wc -l <"$WORK/access.log"; }
+NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
+[[ -n $NGINX_WORKER ]] || die "nginx worker process not found"
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# Busy CPU ticks of the whole machine (/proc/stat).
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# run_timed NAME CMD...: runs CMD under /usr/bin/time; stdout to $WORK/NAME.out, "user sys maxrss_kb" to NAME.time.
+run_timed() {
+	local name=$1
+	shift
+	local n0 m0
+	n0=$(cpu_ticks "$NGINX_WORKER") m0=$(busy_ticks)
+	"$TIME" -f '%U %S %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || {
+		local rc=$?
+		# vitals load exits 99 when a threshold is broken; we pass none, so any failure is an error.
+		die "$name failed ($rc): $(tail -3 "$WORK/$name.err")"
+	}
+	# nginx worker CPU-s and whole-machine busy CPU-s during the run.
+	echo "$(($(cpu_ticks "$NGINX_WORKER") - n0)) $(($(busy_ticks) - m0)) $(getconf CLK_TCK)" >"$WORK/$name.server"
+}
+# Appends the access log lines written since line $2 to file $3.
+slice_log() { tail -n +"$(($2 + 1))" "$WORK/access.log" >"$3"; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# Phases (each one writes $WORK/<phase>.* files; the Python below reads them)
+for phase in $PHASES; do
+	case $phase in
+	throughput)
+		log "throughput: wrk -t1 -c$CONNS -d${DURATION}s"
+		n0=$(log_lines)
+		run_timed wrk "$WRK" -t1 -c"$CONNS" -d"${DURATION}s" "$URL"
+		sleep 1
+		slice_log wrk "$n0" "$WORK/wrk.log"
+		log "  $(grep 'Requests/sec' "$WORK/wrk.out")"
+		log "throughput: vitals load --vus $CONNS --connections $CONNS --duration ${DURATION}s"
+		n0=$(log_lines)
+		run_timed vitals_closed "$VITALS" load "$URL" --vus "$CONNS" --connections "$CONNS" --duration "${DURATION}s" \
+			--summary-json "$WORK/vitals_closed.json"
+		sleep 1
+		slice_log vitals_closed "$n0" "$WORK/vitals_closed.log"
+		log "  rps $(grep -o '"rps": *[0-9.]*' "$WORK/vitals_closed.json")"
+		;;
+	accuracy)
+		log "accuracy: vitals load --rate $RATE/s --duration ${DURATION}s"
+		n0=$(log_lines)
+		run_timed vitals_open "$VITALS" load "$URL" --rate "$RATE/s" --duration "${DURATION}s" \
+			--summary-json "$WORK/vitals_open.json"
+		sleep 1
+		slice_log vitals_open "$n0" "$WORK/vitals_open.log"
+		;;
+	footprint)
+		log "footprint: vitals load --rate $HIGH_RATE/s --duration ${DURATION}s"
+		n0=$(log_lines)
+		run_timed vitals_high "$VITALS" load "$URL" --rate "$HIGH_RATE/s" --duration "${DURATION}s" \
+			--summary-json "$WORK/vitals_high.json"
+		sleep 1
+		slice_log vitals_high "$n0" "$WORK/vitals_high.log"
+		;;
+	*) die "unknown phase $phase" ;;
+	esac
+done
+kill -0 "$NGINX_PID" 2>/dev/null || die "nginx exited during the run"
+if [[ -s $WORK/error.log ]]; then log "nginx error.log: $(tail -3 "$WORK/error.log")"; fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# Report
+mkdir -p "$(dirname "$OUT_JSON")"
+rc=0
+WORK=$WORK OUT_JSON=$OUT_JSON PHASES=$PHASES CONNS=$CONNS DURATION=$DURATION RATE=$RATE HIGH_RATE=$HIGH_RATE \
+	FILE_BYTES=$FILE_BYTES MIN_RATIO=$MIN_RATIO MAX_DIFF_MS=$MAX_DIFF_MS KEEPALIVE_REQUESTS=$KEEPALIVE_REQUESTS \
+	NGINX_VERSION=$NGINX_VERSION WRK_VERSION=$WRK_VERSION VITALS_VERSION=$VITALS_VERSION GIT_REV=$GIT_REV \
+	CPU_MODEL=$CPU_MODEL NPROC=$NPROC URL=$URL ELAPSED=$((SECONDS - T_START)) \
+	"$PYTHON" - <<'PY' || rc=$?
+import datetime, json, math, os, re, sys
+
+E = os.environ
+W = E["WORK"]
+phases = E["PHASES"].split()
+conns, dur, rate, high = E["CONNS"], E["DURATION"], E["RATE"], E["HIGH_RATE"]
+min_ratio, max_diff = float(E["MIN_RATIO"]), float(E["MAX_DIFF_MS"])
+out = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+       "nproc": int(E["NPROC"]), "cpu": E["CPU_MODEL"], "nginx": E["NGINX_VERSION"], "wrk": E["WRK_VERSION"],
+       "vitals": E["VITALS_VERSION"], "git": E["GIT_REV"], "url": E["URL"], "file_bytes": int(E["FILE_BYTES"]),
+       "keepalive_requests": int(E["KEEPALIVE_REQUESTS"])}
+broken = []
+
+
+def read(name):
+    with open(os.path.join(W, name)) as f:
+        return f.read()
+
+
+def timed(name):
+    u, s, m = read(name + ".time").split()[-3:]
+    n, b, hz = (int(x) for x in read(name + ".server").split())
+    return {"cpu_s": float(u) + float(s), "user_s": float(u), "sys_s": float(s), "peak_rss_mib": int(m) / 1024,
+            "nginx_cpu_s": n / hz, "machine_busy_cpu_s": b / hz}
+
+
+def access(name):
+    """(request_time ms list, distinct connections) of the access-log slice of a run."""
+    ts, cs, codes = [], set(), {}
+    for line in read(name + ".log").splitlines():
+        p = line.split()
+        if len(p) < 5:
+            continue
+        ts.append(float(p[1]) * 1000)
+        cs.add(p[3])
+        codes[p[2]] = codes.get(p[2], 0) + 1
+    return sorted(ts), len(cs), codes
+
+
+def pct(sorted_vals, q):
+    """Nearest-rank percentile."""
+    if not sorted_vals:
+        return float("nan")
+    k = max(1, math.ceil(q / 100 * len(sorted_vals)))
+    return sorted_vals[k - 1]
+
+
+rows = []  # (figure, vitals, peer, ratio/diff)
+f = lambda v, d=1: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{d}f}"
+
+if "throughput" in phases:
+    w = timed("wrk")
+    m = re.search(r"Requests/sec:\s*([0-9.]+)", read("wrk.out"))
+    w["rps"] = float(m.group(1)) if m else float("nan")
+    m = re.search(r"(\d+) requests in", read("wrk.out"))
+    w["requests"] = int(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", read("wrk.out"))
+    w["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors:.*", read("wrk.out"))
+    w["socket_errors"] = m.group(0) if m else None
+    _, w["server_connections"], _ = access("wrk")
+    v = timed("vitals_closed")
+    s = json.loads(read("vitals_closed.json"))
+    v.update(rps=s["rps"], requests=s["requests"], errors=s["errors"]["total"],
+             p50_ms=s["latency_ms"]["p50"], p99_ms=s["latency_ms"]["p99"])
+    _, v["server_connections"], _ = access("vitals_closed")
+    ratio = v["rps"] / w["rps"]
+    out["throughput"] = {"wrk": w, "vitals": v, "ratio_rps": ratio,
+                         "vitals_cpu_per_request_us": v["cpu_s"] / v["requests"] * 1e6,
+                         "wrk_cpu_per_request_us": w["cpu_s"] / w["requests"] * 1e6 if w["requests"] else None}
+    rows += [
+        (f"requests/s, {conns} connections, {dur} s (closed)", f(v["rps"], 0), f(w["rps"], 0), f"{ratio:.2f}"),
+        ("client CPU-s", f(v["cpu_s"], 2), f(w["cpu_s"], 2), f"{v['cpu_s'] / w['cpu_s']:.2f}" if w["cpu_s"] else "n/a"),
+        ("client CPU-µs per request", f(out["throughput"]["vitals_cpu_per_request_us"], 2),
+         f(out["throughput"]["wrk_cpu_per_request_us"], 2),
+         f"{out['throughput']['vitals_cpu_per_request_us'] / out['throughput']['wrk_cpu_per_request_us']:.2f}"),
+        ("nginx worker CPU-s / whole machine busy CPU-s during the run",
+         f"{v['nginx_cpu_s']:.2f} / {v['machine_busy_cpu_s']:.2f}", f"{w['nginx_cpu_s']:.2f} / {w['machine_busy_cpu_s']:.2f}", ""),
+        ("client peak RSS (MiB)", f(v["peak_rss_mib"]), f(w["peak_rss_mib"]),
+         f"{v['peak_rss_mib'] / w['peak_rss_mib']:.2f}"),
+        ("TCP connections seen by nginx", str(v["server_connections"]), str(w["server_connections"]), ""),
+    ]
+    if ratio < min_ratio:
+        broken.append(f"throughput vitals/wrk {ratio:.2f} < {min_ratio}")
+    if v["errors"]:
+        broken.append(f"vitals closed run had {v['errors']} errors")
+
+if "accuracy" in phases:
+    v = timed("vitals_open")
+    s = json.loads(read("vitals_open.json"))
+    ts, nconn, codes = access("vitals_open")
+    acc = {"vitals": s, "client": v, "nginx_requests": len(ts), "nginx_connections": nconn, "nginx_status": codes,
+           "nginx_ms": {}, "diff_ms": {}}
+    rows.append((f"requests at {rate}/s, {dur} s: vitals `requests` / nginx log lines", str(s["requests"]),
+                 str(len(ts)), f"{s['requests'] / len(ts):.3f}" if ts else "n/a"))
+    for q in ("p50", "p90", "p99"):
+        n = pct(ts, float(q[1:]))
+        d = s["latency_ms"][q] - n
+        acc["nginx_ms"][q] = n
+        acc["diff_ms"][q] = d
+        rows.append((f"{q} latency ms: vitals vs nginx `$request_time` (diff ms)", f(s["latency_ms"][q], 3),
+                     f(n, 3), f"{d:+.3f}"))
+        if not abs(d) <= max_diff:
+            broken.append(f"{q} differs from nginx by {d:+.3f} ms (budget {max_diff} ms)")
+    rows.append(("max latency ms: vitals vs nginx", f(s["latency_ms"]["max"], 3), f(ts[-1] if ts else None, 3), ""))
+    rows.append((f"client CPU-s / peak RSS (MiB) at {rate}/s", f"{v['cpu_s']:.2f} / {v['peak_rss_mib']:.1f}", "", ""))
+    if s["errors"]["total"] or s["dropped_iterations"]:
+        broken.append(f"accuracy run: {s['errors']['total']} errors, {s['dropped_iterations']} dropped")
+    out["accuracy"] = acc
+
+if "footprint" in phases:
+    v = timed("vitals_high")
+    s = json.loads(read("vitals_high.json"))
+    ts, nconn, _ = access("vitals_high")
+    target = float(high)
+    kept = s["dropped_iterations"] == 0 and s["errors"]["total"] == 0 and s["rps"] >= 0.99 * target
+    out["footprint"] = {"vitals": s, "client": v, "nginx_requests": len(ts), "nginx_connections": nconn,
+                        "kept_up": kept}
+    rows += [
+        (f"peak RSS (MiB) at {high}/s, {dur} s", f(v["peak_rss_mib"]), "", ""),
+        (f"achieved requests/s at {high}/s (dropped iterations, errors)",
+         f"{s['rps']:,.0f} ({s['dropped_iterations']}, {s['errors']['total']})", "", "kept up" if kept else "**fell behind**"),
+        (f"p50 / p99 latency ms at {high}/s (nginx p50 / p99)",
+         f"{s['latency_ms']['p50']:.3f} / {s['latency_ms']['p99']:.3f}", f"{pct(ts, 50):.3f} / {pct(ts, 99):.3f}", ""),
+        (f"client CPU-s at {high}/s", f(v["cpu_s"], 2), "", ""),
+    ]
+    if not kept:
+        broken.append(f"did not keep up with {high}/s: rps {s['rps']:.0f}, dropped {s['dropped_iterations']}, "
+                      f"errors {s['errors']['total']}")
+
+out["broken"] = broken
+with open(E["OUT_JSON"], "w") as fh:
+    json.dump(out, fh, indent=1)
+
+print(f"### Load: `vitals load` vs wrk on nginx ({E['FILE_BYTES']} B static file, 1 worker), {out['date']}")
+print()
+print(f"Machine: {E['NPROC']} cores, {E['CPU_MODEL']}. {E['NGINX_VERSION']}, {E['WRK_VERSION']}, "
+      f"{E['VITALS_VERSION']} (git {E['GIT_REV']}). Whole run {E['ELAPSED']} s.")
+print()
+print("Commands (URL = `" + E["URL"] + "`):")
+print()
+if "throughput" in phases:
+    print(f"- `wrk -t1 -c{conns} -d{dur}s URL` vs `vitals load URL --vus {conns} --connections {conns} --duration {dur}s`")
+if "accuracy" in phases:
+    print(f"- `vitals load URL --rate {rate}/s --duration {dur}s` vs nginx `$request_time` of the same requests")
+if "footprint" in phases:
+    print(f"- `vitals load URL --rate {high}/s --duration {dur}s` (under `/usr/bin/time`)")
+print()
+print("| figure | vitals | wrk / nginx | vitals/wrk or vitals−nginx |")
+print("|---|---:|---:|---:|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+print()
+if broken:
+    print("Budgets broken: " + "; ".join(broken) + ".")
+    sys.exit(1)
+print("All budgets held.")
+PY
+log "raw numbers: $OUT_JSON"
+exit "$rc"

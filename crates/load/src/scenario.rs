@@ -1,0 +1,366 @@
+//! Scenario files (YAML): the workload plus several named, weighted requests with response checks.
+//!
+//! ```yaml
+//! duration: 30s
+//! rate: 200/s            # or vus: 10
+//! connections: 50
+//! thresholds: [p95<500ms, errors<1%]
+//! requests:
+//!   - name: list
+//!     url: http://127.0.0.1:8080/items
+//!     weight: 3
+//!     checks: { status: [200], body_contains: '"items"', max_latency: 500ms }
+//!   - name: create
+//!     method: POST
+//!     url: http://127.0.0.1:8080/items
+//!     headers: { Authorization: Bearer x }
+//!     body: { name: widget }   # a string is sent as is; any other value as JSON
+//! ```
+//!
+//! Unknown keys and bad values are rejected with `FILE:LINE: key path: message`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::{Deserializer, Error as _};
+use serde::Deserialize;
+
+use crate::config::{
+    default_connections, parse_duration, parse_rate, Checks, HttpUrl, LoadConfig, Model, RequestSpec, DEFAULT_BACKLOG,
+};
+use crate::threshold::Threshold;
+
+/// An unreadable or invalid scenario file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file as named.
+        file: String,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// A YAML syntax error, an unknown key or a bad value, at a line of the file.
+    #[error("{file}:{line}: {message}")]
+    At {
+        /// The file as named.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong, starting with the key path when known (`requests[1].checks: unknown field ...`).
+        message: String,
+    },
+    /// A problem with the file as a whole (no requests, both `vus` and `rate`, duplicate names).
+    #[error("{file}: {message}")]
+    Invalid {
+        /// The file as named.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A parsed scenario; [`Scenario::into_config`] turns it into a runnable [`LoadConfig`].
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// `duration`, when given.
+    pub duration: Option<Duration>,
+    /// `vus` or `rate`, when given.
+    pub model: Option<Model>,
+    /// `connections`, when given.
+    pub connections: Option<usize>,
+    /// `thresholds`.
+    pub thresholds: Vec<Threshold>,
+    /// `requests`, at least one, names unique.
+    pub requests: Vec<RequestSpec>,
+}
+
+impl Scenario {
+    /// Reads and parses a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: file.clone(), source })?;
+        Scenario::parse(&text, &file)
+    }
+
+    /// Parses scenario YAML; `file` names it in errors.
+    pub fn parse(yaml: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let raw: RawScenario = serde_norway::from_str(yaml).map_err(|e| {
+            let message = e.to_string();
+            match e.location() {
+                Some(loc) => {
+                    let message = match message.rfind(" at line ") {
+                        Some(i) => message[..i].to_string(),
+                        None => message,
+                    };
+                    ScenarioError::At { file: file.to_string(), line: loc.line(), message }
+                }
+                None => ScenarioError::Invalid { file: file.to_string(), message },
+            }
+        })?;
+        let invalid = |message: String| ScenarioError::Invalid { file: file.to_string(), message };
+        let model = match (raw.vus, raw.rate) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("set either vus (closed model) or rate (open model), not both".into()))
+            }
+            (Some(vus), None) => Some(Model::Closed { vus }),
+            (None, Some(rate_per_sec)) => Some(Model::Open { rate_per_sec }),
+            (None, None) => None,
+        };
+        if raw.requests.is_empty() {
+            return Err(invalid("requests: at least one request is needed".into()));
+        }
+        let mut names = BTreeSet::new();
+        let mut requests = Vec::with_capacity(raw.requests.len());
+        for (i, r) in raw.requests.into_iter().enumerate() {
+            let method = r.method.to_uppercase();
+            let name = r.name.unwrap_or_else(|| format!("{method} {}", r.url.path_and_query));
+            if !names.insert(name.clone()) {
+                return Err(invalid(format!("requests[{i}]: duplicate request name {name:?}")));
+            }
+            if r.weight == 0 {
+                return Err(invalid(format!("requests[{i}] ({name}): weight must be at least 1")));
+            }
+            let mut headers: Vec<(String, String)> = r.headers.into_iter().collect();
+            let body = match r.body {
+                None | Some(serde_json::Value::Null) => Vec::new(),
+                Some(serde_json::Value::String(s)) => s.into_bytes(),
+                Some(v) => {
+                    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+                        headers.push(("Content-Type".to_string(), "application/json".to_string()));
+                    }
+                    serde_json::to_vec(&v).unwrap_or_default()
+                }
+            };
+            let checks = Checks {
+                status: r.checks.status,
+                body_contains: r.checks.body_contains,
+                max_latency: r.checks.max_latency,
+            };
+            requests.push(RequestSpec { name, url: r.url, method, headers, body, checks, weight: r.weight });
+        }
+        Ok(Scenario {
+            duration: raw.duration,
+            model,
+            connections: raw.connections,
+            thresholds: raw.thresholds,
+            requests,
+        })
+    }
+
+    /// A config running this scenario; what the file leaves out gets `LoadConfig::new`'s defaults
+    /// (closed model with 1 VU, 10 s, pool sized for the model, 10 s timeout).
+    pub fn into_config(self) -> LoadConfig {
+        let model = self.model.unwrap_or(Model::Closed { vus: 1 });
+        let first = &self.requests[0];
+        LoadConfig {
+            url: first.url.clone(),
+            method: first.method.clone(),
+            headers: first.headers.clone(),
+            body: first.body.clone(),
+            model,
+            duration: self.duration.unwrap_or(Duration::from_secs(10)),
+            connections: self.connections.unwrap_or_else(|| default_connections(model)),
+            timeout: Duration::from_secs(10),
+            backlog: DEFAULT_BACKLOG,
+            thresholds: self.thresholds,
+            requests: self.requests,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    #[serde(default, deserialize_with = "de_duration")]
+    duration: Option<Duration>,
+    vus: Option<u32>,
+    #[serde(default, deserialize_with = "de_rate")]
+    rate: Option<f64>,
+    connections: Option<usize>,
+    #[serde(default)]
+    thresholds: Vec<Threshold>,
+    #[serde(default)]
+    requests: Vec<RawRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    name: Option<String>,
+    #[serde(default = "get")]
+    method: String,
+    #[serde(deserialize_with = "de_url")]
+    url: HttpUrl,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    body: Option<serde_json::Value>,
+    #[serde(default)]
+    checks: RawChecks,
+    #[serde(default = "one")]
+    weight: u32,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    #[serde(default)]
+    status: Vec<u16>,
+    body_contains: Option<String>,
+    #[serde(default, deserialize_with = "de_max_latency")]
+    max_latency: Option<Duration>,
+}
+
+fn get() -> String {
+    "GET".to_string()
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A string or number, as YAML gives it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Str(String),
+    Num(f64),
+}
+
+impl Scalar {
+    fn into_string(self) -> String {
+        match self {
+            Scalar::Str(s) => s,
+            Scalar::Num(n) => n.to_string(),
+        }
+    }
+}
+
+/// Parses a scalar while deserializing, so that its error carries the line; `key` completes the
+/// key path (serde_norway's path names the enclosing mapping).
+fn keyed<'de, D: Deserializer<'de>, T, E: std::fmt::Display>(
+    d: D,
+    key: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<T, D::Error> {
+    let s = Scalar::deserialize(d)?.into_string();
+    parse(&s).map_err(|e| D::Error::custom(format_args!("{key}: {e}")))
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    keyed(d, "duration", parse_duration).map(Some)
+}
+
+fn de_max_latency<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    keyed(d, "max_latency", parse_duration).map(Some)
+}
+
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    keyed(d, "rate", parse_rate).map(Some)
+}
+
+fn de_url<'de, D: Deserializer<'de>>(d: D) -> Result<HttpUrl, D::Error> {
+    keyed(d, "url", HttpUrl::parse)
+}
+
+impl<'de> Deserialize<'de> for Threshold {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Threshold::parse(&s).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+duration: 2s
+rate: 50/s
+connections: 4
+thresholds: [p95<500ms, errors<1%]
+requests:
+  - name: list
+    url: http://127.0.0.1:8080/items?page=1
+    weight: 3
+    checks: { status: [200, 404], body_contains: items, max_latency: 250ms }
+  - method: post
+    url: http://127.0.0.1:8080/items
+    headers: { X-Token: abc }
+    body: { name: widget, n: 2 }
+  - name: raw
+    method: PUT
+    url: http://127.0.0.1:8080/raw
+    headers: { content-type: text/plain }
+    body: "hello"
+"#;
+
+    #[test]
+    fn parses_a_full_scenario() {
+        let s = Scenario::parse(FULL, "s.yaml").unwrap();
+        assert_eq!(s.duration, Some(Duration::from_secs(2)));
+        assert_eq!(s.model, Some(Model::Open { rate_per_sec: 50.0 }));
+        assert_eq!(s.thresholds.len(), 2);
+        let names: Vec<&str> = s.requests.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["list", "POST /items", "raw"]);
+        let list = &s.requests[0];
+        assert_eq!((list.weight, list.url.path_and_query.as_str()), (3, "/items?page=1"));
+        assert_eq!(list.checks.status, [200, 404]);
+        assert_eq!(list.checks.body_contains.as_deref(), Some("items"));
+        assert_eq!(list.checks.max_latency, Some(Duration::from_millis(250)));
+        let post = &s.requests[1];
+        assert_eq!(post.body, br#"{"n":2,"name":"widget"}"#.to_vec());
+        assert!(post.headers.contains(&("Content-Type".into(), "application/json".into())));
+        let raw = &s.requests[2];
+        assert_eq!((raw.body.as_slice(), raw.headers.len()), (&b"hello"[..], 1));
+        let cfg = s.into_config();
+        assert_eq!((cfg.connections, cfg.requests.len()), (4, 3));
+        cfg.validate().unwrap();
+
+        let s = Scenario::parse("requests: [{url: 'http://h/'}]\nvus: 3\n", "m.yaml").unwrap().into_config();
+        assert_eq!((s.model, s.connections, s.duration), (Model::Closed { vus: 3 }, 3, Duration::from_secs(10)));
+        let s = Scenario::parse("rate: 20\nrequests: [{url: 'http://h/'}]\n", "m.yaml").unwrap();
+        assert_eq!(s.model, Some(Model::Open { rate_per_sec: 20.0 }));
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_key() {
+        let cases: &[(&str, &str)] = &[
+            ("duration: 1s\nvu: 3\n", "s.yaml:2: unknown field `vu`"),
+            (
+                "requests:\n  - url: http://h/\n    checks:\n      status: [200]\n      body_has: x\n",
+                "s.yaml:5: requests[0].checks: unknown field `body_has`",
+            ),
+            ("requests:\n  - url: http://h/\n    wieght: 2\n", "s.yaml:3: requests[0]: unknown field `wieght`"),
+            (
+                "requests:\n  - url: http://h/\n    checks: {max_latency: 5}\n",
+                "s.yaml:3: requests[0].checks: max_latency: invalid",
+            ),
+            ("rate: fast\n", "s.yaml:1: rate: invalid rate \"fast\""),
+            ("duration: soon\n", "s.yaml:1: duration: invalid duration \"soon\""),
+            ("requests:\n  - url: https://h/\n", "s.yaml:2: requests[0]: url: unsupported URL"),
+            (
+                "thresholds:\n  - p42<1s\nrequests: [{url: 'http://h/'}]\n",
+                "s.yaml:2: thresholds: threshold \"p42<1s\": unknown metric",
+            ),
+            ("requests: [\n", "s.yaml:2: "),
+            ("vus: 1\nrate: 5/s\nrequests: [{url: 'http://h/'}]\n", "s.yaml: set either vus"),
+            ("duration: 1s\n", "s.yaml: requests: at least one"),
+            (
+                "requests: [{url: 'http://h/a'}, {url: 'http://h/a'}]\n",
+                "s.yaml: requests[1]: duplicate request name \"GET /a\"",
+            ),
+            ("requests: [{url: 'http://h/a', weight: 0}]\n", "s.yaml: requests[0] (GET /a): weight must be at least 1"),
+        ];
+        let mut bad = Vec::new();
+        for (yaml, want) in cases {
+            let e = Scenario::parse(yaml, "s.yaml").expect_err(yaml).to_string();
+            if !e.starts_with(want) {
+                bad.push(format!("{yaml:?}:\n got  {e}\n want {want}"));
+            }
+        }
+        assert!(bad.is_empty(), "{}", bad.join("\n"));
+    }
+}
