@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load generator benchmark: `vitals load` against wrk 4.1 on the same nginx, in one run.
 #
-#   1. throughput (closed model): wrk -t1 -cC -dDs vs `vitals load --vus C --connections C --duration Ds`;
+#   1. throughput (closed model): wrk -t1 -cC -dDs vs `vitals load --vus C --connections C --threads 1 --duration Ds`;
 #      requests/s, CPU-s and peak RSS of each client; budget vitals/wrk >= MIN_RATIO (1.0).
 #   2. accuracy (open model): `vitals load --rate R/s` p50/p90/p99 vs nginx's `$request_time` of the same
 #      requests (access log lines written during that run); budget |difference| <= MAX_DIFF_MS (1 ms).
@@ -172,9 +172,9 @@ for phase in $PHASES; do
 		sleep 1
 		slice_log wrk "$n0" "$WORK/wrk.log"
 		log "  $(grep 'Requests/sec' "$WORK/wrk.out")"
-		log "throughput: vitals load --vus $CONNS --connections $CONNS --duration ${DURATION}s"
+		log "throughput: vitals load --vus $CONNS --connections $CONNS --threads 1 --duration ${DURATION}s"
 		n0=$(log_lines)
-		run_timed vitals_closed "$VITALS" load "$URL" --vus "$CONNS" --connections "$CONNS" --duration "${DURATION}s" \
+		run_timed vitals_closed "$VITALS" load "$URL" --vus "$CONNS" --connections "$CONNS" --threads 1 --duration "${DURATION}s" \
 			--summary-json "$WORK/vitals_closed.json"
 		sleep 1
 		slice_log vitals_closed "$n0" "$WORK/vitals_closed.log"
@@ -353,7 +353,7 @@ print()
 print("Commands (URL = `" + E["URL"] + "`):")
 print()
 if "throughput" in phases:
-    print(f"- `wrk -t1 -c{conns} -d{dur}s URL` vs `vitals load URL --vus {conns} --connections {conns} --duration {dur}s`")
+    print(f"- `wrk -t1 -c{conns} -d{dur}s URL` vs `vitals load URL --vus {conns} --connections {conns} --threads 1 --duration {dur}s`")
 if "accuracy" in phases:
     print(f"- `vitals load URL --rate {rate}/s --duration {dur}s` vs nginx `$request_time` of the same requests")
 if "footprint" in phases:

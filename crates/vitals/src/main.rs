@@ -73,6 +73,9 @@ struct LoadArgs {
     /// A budget such as `p95<500ms`, `errors<1%`, `rps>100` (repeatable).
     #[arg(long = "threshold")]
     thresholds: Vec<String>,
+    /// Threads that send requests (default: one per core); `--threads 1` matches `wrk -t1`.
+    #[arg(long)]
+    threads: Option<usize>,
     /// Write the summary as JSON (schema vitals.load.summary/v1) to this file.
     #[arg(long)]
     summary_json: Option<PathBuf>,
@@ -207,7 +210,11 @@ fn load(a: LoadArgs) -> anyhow::Result<()> {
     for t in &a.thresholds {
         cfg.thresholds.push(Threshold::parse(t).with_context(|| format!("--threshold {t:?}"))?);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = a.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.enable_all().build()?;
     let summary = rt.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
