@@ -2,6 +2,7 @@
 //! two storage traits (`Appender`, `Queryable`/`Querier`) that sources, the TSDB and the query engine
 //! meet on. It knows nothing of PromQL, HTTP or disk formats.
 
+pub mod civil;
 pub mod duration;
 pub mod exposition;
 pub mod labels;

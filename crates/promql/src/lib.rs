@@ -15,9 +15,8 @@ pub use error::QueryError;
 pub use functions::format_go_float;
 pub use value::{FPoint, InstantSample, QueryResult, QueryStats, RangeSeries, Value};
 
-use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::Expr;
-use vitals_model::{MatchOp, Matcher, METRIC_NAME};
+use vitals_model::Matcher;
 
 /// Why an expression was refused.
 #[derive(Debug, thiserror::Error)]
@@ -37,19 +36,7 @@ pub fn parse_selector(text: &str) -> Result<Vec<Matcher>, PromqlError> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(PromqlError::Parse(format!("{text:?}: \"or\" in selectors is not supported yet")));
     }
-    let mut out = Vec::with_capacity(vs.matchers.matchers.len() + 1);
-    if let Some(name) = &vs.name {
-        out.push(Matcher::equal(METRIC_NAME, name.as_str()));
-    }
-    for m in &vs.matchers.matchers {
-        let op = match &m.op {
-            PMatchOp::Equal => MatchOp::Equal,
-            PMatchOp::NotEqual => MatchOp::NotEqual,
-            PMatchOp::Re(_) => MatchOp::Regex,
-            PMatchOp::NotRe(_) => MatchOp::NotRegex,
-        };
-        out.push(Matcher::new(op, m.name.as_str(), m.value.as_str()).map_err(|e| PromqlError::Parse(e.to_string()))?);
-    }
+    let out = eval::selector_matchers(&vs).map_err(|e| PromqlError::Parse(e.to_string()))?;
     if out.iter().all(|m| m.matches("")) {
         return Err(PromqlError::Parse("vector selector must contain at least one non-empty matcher".to_string()));
     }
