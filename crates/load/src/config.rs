@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use crate::profile::{Profile, Stage};
 use crate::threshold::Threshold;
+use crate::vars::{DataTable, Extract};
 
 /// The default open-model backlog: how many seconds of requests (at the target rate) may wait for a
 /// connection before new iterations are dropped.
@@ -31,6 +35,9 @@ pub enum ConfigError {
     /// A model parameter is zero.
     #[error("invalid workload model: {0}")]
     InvalidModel(&'static str),
+    /// `--stages` is not a comma-separated list of `DURATION:TARGET`.
+    #[error("invalid stages {0:?}: expected DURATION:TARGET pairs separated by commas, e.g. 30s:50,1m:50,10s:0")]
+    InvalidStages(String),
     /// A header name or value contains a line break or is not a valid token.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
@@ -143,6 +150,17 @@ pub struct LoadConfig {
     /// A scenario's requests, each iteration picking one by weight; when empty, every iteration sends
     /// the single request described by `url`, `method`, `headers` and `body`.
     pub requests: Vec<RequestSpec>,
+    /// Ramping: the target (VUs or rate) moves linearly through these from the model's start value;
+    /// empty for a constant load.
+    pub stages: Vec<Stage>,
+    /// What the run is aimed at, for reports (the URL, or the scenario file).
+    pub target_name: String,
+    /// Every iteration sends all `requests` in order (a user journey) instead of one by weight.
+    pub sequential: bool,
+    /// Pause after each request (closed model) or between the steps of a sequential flow.
+    pub think_time: Option<Duration>,
+    /// CSV rows handed to iterations in turn; the columns become `${name}` variables.
+    pub data: Option<Arc<DataTable>>,
 }
 
 /// One named request of a scenario.
@@ -162,6 +180,8 @@ pub struct RequestSpec {
     pub checks: Checks,
     /// Relative share of iterations (at least 1).
     pub weight: u32,
+    /// Variables to take from the response, for later requests' `${name}` placeholders.
+    pub extract: Vec<(String, Extract)>,
 }
 
 /// Conditions a scenario request's response must meet.
@@ -180,6 +200,11 @@ impl LoadConfig {
     /// A GET of `url` with defaults: closed model with 1 VU, 10 s, 1 connection, 10 s timeout.
     pub fn new(url: &str) -> Result<LoadConfig, ConfigError> {
         Ok(LoadConfig {
+            target_name: url.to_string(),
+            stages: Vec::new(),
+            sequential: false,
+            think_time: None,
+            data: None,
             url: HttpUrl::parse(url)?,
             method: "GET".to_string(),
             headers: Vec::new(),
@@ -203,12 +228,24 @@ impl LoadConfig {
 
     /// Checks the model, pool size, method and headers.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let ramps = !self.stages.is_empty();
         match self.model {
-            Model::Closed { vus: 0 } => return Err(ConfigError::InvalidModel("vus must be at least 1")),
-            Model::Open { rate_per_sec } if !(rate_per_sec > 0.0 && rate_per_sec.is_finite()) => {
+            Model::Closed { vus: 0 } if !ramps => return Err(ConfigError::InvalidModel("vus must be at least 1")),
+            Model::Open { rate_per_sec }
+                if !ramps && (rate_per_sec.is_nan() || rate_per_sec <= 0.0 || rate_per_sec.is_infinite()) =>
+            {
                 return Err(ConfigError::InvalidModel("rate must be a positive number"))
             }
+            Model::Open { rate_per_sec } if !(rate_per_sec >= 0.0 && rate_per_sec.is_finite()) => {
+                return Err(ConfigError::InvalidModel("the start rate must be a number >= 0"))
+            }
             _ => {}
+        }
+        if ramps && self.profile().max() <= 0.0 {
+            return Err(ConfigError::InvalidModel("the stages never go above 0"));
+        }
+        if self.max_vus() > 100_000 {
+            return Err(ConfigError::InvalidModel("at most 100000 VUs"));
         }
         if self.connections == 0 {
             return Err(ConfigError::InvalidModel("connections must be at least 1"));
@@ -239,6 +276,35 @@ impl LoadConfig {
         Ok(())
     }
 
+    /// The load over time: the model's start value, through the stages.
+    pub(crate) fn profile(&self) -> Profile {
+        let start = match self.model {
+            Model::Closed { vus } => f64::from(vus),
+            Model::Open { rate_per_sec } => rate_per_sec,
+        };
+        Profile::new(start, self.duration, &self.stages)
+    }
+
+    /// Closed model: the most VUs running at once (0 for the open model).
+    pub fn max_vus(&self) -> u32 {
+        match self.model {
+            Model::Closed { .. } => self.profile().max().ceil().min(f64::from(u32::MAX)) as u32,
+            Model::Open { .. } => 0,
+        }
+    }
+
+    /// Sets ramping stages; the duration becomes their total unless it is longer already, and the
+    /// closed model's pool grows to the most VUs.
+    pub fn with_stages(mut self, stages: Vec<Stage>) -> LoadConfig {
+        let total: Duration = stages.iter().map(|s| s.duration).sum();
+        self.duration = total;
+        self.stages = stages;
+        if let Model::Closed { .. } = self.model {
+            self.connections = self.connections.max(self.max_vus() as usize);
+        }
+        self
+    }
+
     /// The requests iterations choose from: the scenario's, or the single one of `url`, `method`,
     /// `headers` and `body` (named `default`, without checks).
     pub(crate) fn request_specs(&self) -> Vec<RequestSpec> {
@@ -253,6 +319,7 @@ impl LoadConfig {
             body: self.body.clone(),
             checks: Checks::default(),
             weight: 1,
+            extract: Vec::new(),
         }]
     }
 }

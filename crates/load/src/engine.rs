@@ -1,6 +1,6 @@
 //! Runs a load test: the open-model scheduler, the workers, the connection pool and the stop signal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
@@ -9,24 +9,43 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch, Mutex, Semaphore};
 use tokio::time::{sleep_until, Instant};
 
-use crate::config::{weighted_order, Checks, ConfigError, LoadConfig, Model};
+use crate::config::{weighted_order, Checks, ConfigError, LoadConfig, Model, RequestSpec};
 use crate::http::{Conn, HttpError, PreparedRequest, Response};
-use crate::summary::{ErrorCounts, Summary};
+use crate::profile::Profile;
+use crate::summary::{ErrorCounts, Phases, RunInfo, Summary};
+use crate::timeline::{Second, Timeline};
+use crate::vars::{DataTable, Extract, Template};
 
 /// Largest latency the histograms track (1 hour, in microseconds); larger values are clamped.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
 
+/// Hooks into a running load test.
+#[derive(Default)]
+pub struct RunHooks {
+    /// When it becomes `true` the run stops early (Ctrl-C), with a summary.
+    pub cancel: Option<watch::Receiver<bool>>,
+    /// Receives each second's results shortly after the second ends (for a live view or `--push`).
+    pub seconds: Option<mpsc::UnboundedSender<Second>>,
+}
+
 /// Runs `cfg` until its duration has passed or `cancel` becomes `true`, and summarizes the run.
+pub async fn run(cfg: LoadConfig, cancel: Option<watch::Receiver<bool>>) -> Result<Summary, ConfigError> {
+    run_with(cfg, RunHooks { cancel, seconds: None }).await
+}
+
+/// Runs `cfg` like [`run`], reporting each second to `hooks.seconds`.
 ///
 /// Requests still in flight when the run stops are abandoned and not counted. In the open model,
 /// latency is measured from each request's intended start time (`t0 + i / rate`), so time spent
 /// queued behind a slow server counts (wrk2's coordinated-omission correction); when more than
 /// `cfg.backlog` (10 s by default) of requests are queued, new iterations are dropped and counted in `dropped_iterations`.
-pub async fn run(cfg: LoadConfig, cancel: Option<watch::Receiver<bool>>) -> Result<Summary, ConfigError> {
+pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, ConfigError> {
     cfg.validate()?;
+    let started_at = std::time::SystemTime::now();
     let start = Instant::now();
     let deadline = start + cfg.duration;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let cancel = hooks.cancel;
     let stopper = tokio::spawn(async move {
         let was_cancelled = tokio::select! {
             _ = sleep_until(deadline) => false,
@@ -36,6 +55,7 @@ pub async fn run(cfg: LoadConfig, cancel: Option<watch::Receiver<bool>>) -> Resu
         (Instant::now(), was_cancelled)
     });
 
+    let profile = cfg.profile();
     let specs = cfg.request_specs();
     let weights: Vec<u32> = specs.iter().map(|r| r.weight).collect();
     // Requests to the same host and port share idle keep-alive connections.
@@ -47,7 +67,13 @@ pub async fn run(cfg: LoadConfig, cancel: Option<watch::Receiver<bool>>) -> Resu
             addrs.push(addr);
             addrs.len() - 1
         });
-        targets.push(Target { req: PreparedRequest::new(r), checks: r.checks.clone(), pool });
+        targets.push(Target {
+            req: PreparedRequest::new(r),
+            dynamic: Dynamic::new(r),
+            extract: r.extract.clone(),
+            checks: r.checks.clone(),
+            pool,
+        });
     }
     let shared = Arc::new(Shared {
         targets,
@@ -56,26 +82,39 @@ pub async fn run(cfg: LoadConfig, cancel: Option<watch::Receiver<bool>>) -> Resu
         next: AtomicUsize::new(0),
         timeout: cfg.timeout,
         permits: Semaphore::new(cfg.connections),
+        start,
+        timeline: Timeline::new(),
+        sequential: cfg.sequential,
+        think_time: cfg.think_time,
+        data: cfg.data.clone(),
     });
+    let ticker = {
+        let (shared, stop, profile, tx) = (shared.clone(), stop_rx.clone(), profile.clone(), hooks.seconds.clone());
+        tokio::spawn(tick(shared, stop, profile, tx))
+    };
     let n_targets = specs.len();
     let mut workers = Vec::new();
     let mut dropped = 0;
     match cfg.model {
-        Model::Closed { vus } => {
-            for _ in 0..vus {
-                let (shared, stop) = (shared.clone(), stop_rx.clone());
-                workers.push(tokio::spawn(closed_worker(shared, stop, n_targets)));
+        Model::Closed { .. } => {
+            let (vus_tx, vus_rx) = watch::channel(profile.target_at(0.0).round() as u32);
+            for idx in 0..cfg.max_vus() {
+                let (shared, stop, vus) = (shared.clone(), stop_rx.clone(), vus_rx.clone());
+                workers.push(tokio::spawn(closed_worker(shared, stop, vus, idx, n_targets)));
+            }
+            if !cfg.stages.is_empty() {
+                tokio::spawn(ramp_vus(profile.clone(), start, vus_tx, stop_rx.clone()));
             }
         }
-        Model::Open { rate_per_sec } => {
-            let backlog = (rate_per_sec * cfg.backlog.as_secs_f64()).clamp(1.0, 1_000_000.0) as usize;
+        Model::Open { .. } => {
+            let backlog = (profile.max() * cfg.backlog.as_secs_f64()).clamp(1.0, 1_000_000.0) as usize;
             let (tx, rx) = mpsc::channel::<Instant>(backlog);
             let rx = Arc::new(Mutex::new(rx));
             for _ in 0..cfg.connections {
                 let (shared, stop, rx) = (shared.clone(), stop_rx.clone(), rx.clone());
                 workers.push(tokio::spawn(open_worker(shared, stop, rx, n_targets)));
             }
-            dropped = schedule(rate_per_sec, start, deadline, tx, stop_rx.clone()).await;
+            dropped = schedule(profile.clone(), start, deadline, tx, stop_rx.clone()).await;
         }
     }
 
@@ -86,14 +125,75 @@ pub async fn run(cfg: LoadConfig, cancel: Option<watch::Receiver<bool>>) -> Resu
         }
     }
     let (stopped_at, was_cancelled) = stopper.await.unwrap_or_else(|_| (Instant::now(), false));
-    let hist = std::mem::replace(&mut total.hist, Histogram::new(1).expect("valid"));
     let duration = stopped_at.duration_since(start);
+    let (mut seconds, next) = ticker.await.unwrap_or_default();
+    // The seconds the ticker did not get to; a tail shorter than 0.1 s joins the second before it.
+    let end = duration.as_secs_f64();
+    let mut sec = next;
+    while (sec as f64) < end {
+        let upto = if end - ((sec + 1) as f64) < 0.1 { end.ceil().max(sec as f64 + 1.0) as u64 } else { sec + 1 };
+        let s = shared.timeline.drain(sec..upto, end.min(upto as f64), profile.target_at(sec as f64 + 0.5));
+        if let Some(tx) = &hooks.seconds {
+            let _ = tx.send(s.clone());
+        }
+        seconds.push(s);
+        sec = upto;
+    }
+    let hist = std::mem::replace(&mut total.hist, Histogram::new(1).expect("valid"));
     let by_name = if cfg.requests.is_empty() {
         Vec::new()
     } else {
         specs.iter().map(|r| r.name.clone()).zip(std::mem::take(&mut total.by_request)).collect()
     };
-    Ok(Summary::build(&cfg, duration, was_cancelled, &hist, total.counts(dropped), by_name))
+    let phases = Phases {
+        connect: std::mem::replace(&mut total.connect, new_histogram()),
+        ttfb: std::mem::replace(&mut total.ttfb, new_histogram()),
+    };
+    let run = RunInfo { duration, cancelled: was_cancelled, started_at, timeline: seconds, phases };
+    Ok(Summary::build(&cfg, run, &hist, total.counts(dropped), by_name))
+}
+
+/// Drains each second from the timeline a quarter second after it ends, until the run stops; returns
+/// the seconds drained and the first one it did not drain.
+async fn tick(
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    profile: Profile,
+    tx: Option<mpsc::UnboundedSender<Second>>,
+) -> (Vec<Second>, u64) {
+    let stop = stopped(stop);
+    tokio::pin!(stop);
+    let mut seconds = Vec::new();
+    for k in 1u64.. {
+        let due = shared.start + Duration::from_secs(k) + Duration::from_millis(250);
+        tokio::select! {
+            biased;
+            _ = &mut stop => return (seconds, k - 1),
+            _ = sleep_until(due) => {}
+        }
+        let s = shared.timeline.drain(k - 1..k, k as f64, profile.target_at(k as f64 - 0.5));
+        if let Some(tx) = &tx {
+            let _ = tx.send(s.clone());
+        }
+        seconds.push(s);
+    }
+    (seconds, 0)
+}
+
+/// Closed model with stages: moves the number of active VUs along the profile, every 50 ms.
+async fn ramp_vus(profile: Profile, start: Instant, vus: watch::Sender<u32>, stop: watch::Receiver<bool>) {
+    let stop = stopped(stop);
+    tokio::pin!(stop);
+    let mut every = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => return,
+            _ = every.tick() => {}
+        }
+        let want = profile.target_at(start.elapsed().as_secs_f64()).round() as u32;
+        vus.send_if_modified(|v| std::mem::replace(v, want) != want);
+    }
 }
 
 /// Resolves when `cancel` becomes `true`; never when there is no cancel channel or its sender is gone.
@@ -111,12 +211,12 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|v| *v).await;
 }
 
-/// Emits intended start times at `rate` into the workers' queue until the deadline; returns the number
-/// of iterations dropped because the queue was full. The pacing runs on its own OS thread with
-/// `std::thread::sleep`: tokio's timer rounds every wake-up up to the next millisecond, and since
+/// Emits intended start times along the profile into the workers' queue until the deadline; returns
+/// the number of iterations dropped because the queue was full. The pacing runs on its own OS thread
+/// with `std::thread::sleep`: tokio's timer rounds every wake-up up to the next millisecond, and since
 /// latency counts from the intended time, that rounding would show up as up to 1 ms of latency.
 async fn schedule(
-    rate: f64,
+    profile: Profile,
     t0: Instant,
     deadline: Instant,
     tx: mpsc::Sender<Instant>,
@@ -127,7 +227,8 @@ async fn schedule(
     let pacer = std::thread::Builder::new().name("vitals-load-pacer".into()).spawn(move || {
         let mut dropped = 0u64;
         for i in 0u64.. {
-            let intended = t0 + Duration::from_secs_f64(i as f64 / rate);
+            let Some(at) = profile.arrival(i) else { break };
+            let intended = t0 + Duration::from_secs_f64(at);
             if intended >= deadline || flag.load(Ordering::Relaxed) {
                 break;
             }
@@ -161,26 +262,94 @@ struct Shared {
     permits: Semaphore,
     /// Idle keep-alive connections, one list per distinct target address.
     idle: Vec<StdMutex<Vec<Conn>>>,
+    /// When the run started.
+    start: Instant,
+    /// Per-second results.
+    timeline: Timeline,
+    /// Every iteration runs all requests in order (a flow) instead of one from the weighted mix.
+    sequential: bool,
+    /// Pause after each request (closed model) or between the steps of a flow.
+    think_time: Option<Duration>,
+    /// Rows handed to iterations as variables.
+    data: Option<Arc<DataTable>>,
+}
+
+/// A worker's variables.
+type Vars = HashMap<String, String>;
+
+/// A request with `${var}` placeholders in its path, header values or body.
+struct Dynamic {
+    spec: RequestSpec,
+    path: Template,
+    headers: Vec<(String, Template)>,
+    body: Template,
+}
+
+impl Dynamic {
+    /// `None` when the request has no placeholders.
+    fn new(r: &RequestSpec) -> Option<Dynamic> {
+        let parse = |s: &str| Template::parse(s).ok();
+        let path = parse(&r.url.path_and_query)?;
+        let headers: Option<Vec<(String, Template)>> =
+            r.headers.iter().map(|(n, v)| parse(v).map(|t| (n.clone(), t))).collect();
+        let headers = headers?;
+        let body = parse(&String::from_utf8_lossy(&r.body))?;
+        let dynamic = path.is_dynamic() || body.is_dynamic() || headers.iter().any(|(_, t)| t.is_dynamic());
+        dynamic.then(|| Dynamic { spec: r.clone(), path, headers, body })
+    }
+
+    /// The request with the worker's current values (values with line breaks are cut at the break so
+    /// they cannot inject headers).
+    fn render(&self, vars: &Vars) -> PreparedRequest {
+        let one_line = |s: String| s.split(['\r', '\n']).next().unwrap_or("").to_string();
+        let mut spec = self.spec.clone();
+        spec.url.path_and_query = one_line(self.path.render(vars)).replace(' ', "%20");
+        spec.headers = self.headers.iter().map(|(n, t)| (n.clone(), one_line(t.render(vars)))).collect();
+        if self.body.is_dynamic() {
+            spec.body = self.body.render(vars).into_bytes();
+        }
+        PreparedRequest::new(&spec)
+    }
 }
 
 /// One request of the run.
 struct Target {
     req: PreparedRequest,
+    /// Set when the request has `${var}` placeholders: it is rendered per send.
+    dynamic: Option<Dynamic>,
+    /// Variables to take from its response.
+    extract: Vec<(String, Extract)>,
     checks: Checks,
     /// Index into `Shared::idle`.
     pool: usize,
 }
 
-/// A virtual user: sends the next request as soon as the previous one is done.
-async fn closed_worker(shared: Arc<Shared>, stop: watch::Receiver<bool>, n_targets: usize) -> Stats {
+/// A virtual user: sends the next request as soon as the previous one is done, while its index is
+/// below the number of active VUs.
+async fn closed_worker(
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    mut vus: watch::Receiver<u32>,
+    idx: u32,
+    n_targets: usize,
+) -> Stats {
     let mut stats = Stats::new(n_targets);
+    // A VU keeps its variables from one iteration to the next (a token from a log-in step).
+    let mut vars = Vars::new();
     let stop = stopped(stop);
     tokio::pin!(stop);
     loop {
+        if *vus.borrow_and_update() <= idx {
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                _ = vus.changed() => continue,
+            }
+        }
         tokio::select! {
             biased;
             _ = &mut stop => break,
-            _ = iteration(&shared, None, &mut stats) => {}
+            _ = iteration(&shared, None, &mut stats, &mut vars) => {}
         }
     }
     stats
@@ -206,35 +375,96 @@ async fn open_worker(
                 None => break,
             },
         };
+        // Each arrival is a new user: variables start empty.
+        let mut vars = Vars::new();
         tokio::select! {
             biased;
             _ = &mut stop => break,
-            _ = iteration(&shared, Some(intended), &mut stats) => {}
+            _ = iteration(&shared, Some(intended), &mut stats, &mut vars) => {}
         }
     }
     stats
 }
 
-/// One request: wait for a pooled connection, send, record. Latency starts at `intended` when given
-/// (open model), else at the actual send.
-async fn iteration(shared: &Shared, intended: Option<Instant>, stats: &mut Stats) {
-    let i = shared.order[shared.next.fetch_add(1, Ordering::Relaxed) % shared.order.len()];
+/// One iteration: the next request of the weighted mix, or every request in order for a
+/// sequential flow (stopping at the first failure, since later steps usually need what earlier ones
+/// extracted). A CSV data file gives the iteration its next row first. Latency starts at `intended`
+/// for the first request when given (open model), else at the actual send.
+async fn iteration(shared: &Shared, intended: Option<Instant>, stats: &mut Stats, vars: &mut Vars) {
+    if let Some(data) = &shared.data {
+        data.next_row(vars);
+    }
+    let open = intended.is_some();
+    if shared.sequential {
+        let mut intended = intended;
+        for i in 0..shared.targets.len() {
+            let ok = send_one(shared, i, intended.take(), stats, vars).await;
+            let last = i + 1 == shared.targets.len();
+            if !ok {
+                break;
+            }
+            think(shared, open && last).await;
+        }
+    } else {
+        let i = shared.order[shared.next.fetch_add(1, Ordering::Relaxed) % shared.order.len()];
+        send_one(shared, i, intended, stats, vars).await;
+        think(shared, open).await;
+    }
+}
+
+/// Pauses for the think time, unless `skip` (the end of an open-model iteration: arrivals, not
+/// users, set the pace there).
+async fn think(shared: &Shared, skip: bool) {
+    if let (Some(t), false) = (shared.think_time, skip) {
+        tokio::time::sleep(t).await;
+    }
+}
+
+/// Sends request `i`: waits for a pooled connection, sends, records, extracts variables; returns
+/// whether it succeeded.
+async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, stats: &mut Stats, vars: &mut Vars) -> bool {
     let target = &shared.targets[i];
-    let Ok(_permit) = shared.permits.acquire().await else { return };
+    let rendered;
+    let req = match &target.dynamic {
+        Some(d) => {
+            rendered = d.render(vars);
+            &rendered
+        }
+        None => &target.req,
+    };
+    let Ok(_permit) = shared.permits.acquire().await else { return false };
     let sent = Instant::now();
     let pool = &shared.idle[target.pool];
     let idle = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let result = tokio::time::timeout(shared.timeout, exchange(&target.req, idle)).await;
+    let result = tokio::time::timeout(shared.timeout, exchange(req, idle)).await;
     let done = Instant::now();
     stats.requests += 1;
     stats.by_request[i].requests += 1;
+    let sec = done.saturating_duration_since(shared.start).as_secs();
+    let mut latency_us = None;
+    let mut bytes = 0;
     let failed = match result {
-        Ok(Ok((resp, conn))) => {
+        Ok(Ok((resp, mut conn))) => {
+            if let Some(connect) = conn.connect_time.take() {
+                stats.connect.saturating_record(micros(connect));
+            }
+            stats.ttfb.saturating_record(micros(resp.ttfb));
             if resp.keep_alive {
                 pool.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
             }
             let latency = done.saturating_duration_since(intended.unwrap_or(sent));
-            stats.record(i, resp, latency, &target.checks)
+            latency_us = Some(micros(latency));
+            bytes = resp.bytes;
+            let mut extracted = true;
+            for (name, ex) in &target.extract {
+                match ex.apply(&resp.headers, &resp.body) {
+                    Some(v) => {
+                        vars.insert(name.clone(), v);
+                    }
+                    None => extracted = false,
+                }
+            }
+            stats.record(i, resp, latency, &target.checks, extracted)
         }
         Ok(Err(HttpError::Connect(_))) => {
             stats.errors.connect += 1;
@@ -252,6 +482,13 @@ async fn iteration(shared: &Shared, intended: Option<Instant>, stats: &mut Stats
     if failed {
         stats.by_request[i].errors += 1;
     }
+    shared.timeline.record(sec, latency_us, failed, bytes);
+    !failed
+}
+
+/// A duration in whole microseconds, at least 1 (the histograms' lowest value).
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
 /// Sends the request on `conn` (or a new connection), retrying once on a fresh connection when a
@@ -283,6 +520,10 @@ pub(crate) struct RequestStats {
 /// One worker's tallies, merged at the end of the run.
 struct Stats {
     hist: Histogram<u64>,
+    /// Time to establish new connections.
+    connect: Histogram<u64>,
+    /// Time from sending a request to reading its status line.
+    ttfb: Histogram<u64>,
     requests: u64,
     errors: ErrorCounts,
     bytes: u64,
@@ -295,6 +536,8 @@ impl Stats {
     fn new(n_targets: usize) -> Stats {
         Stats {
             hist: new_histogram(),
+            connect: new_histogram(),
+            ttfb: new_histogram(),
             requests: 0,
             errors: ErrorCounts::default(),
             bytes: 0,
@@ -305,9 +548,10 @@ impl Stats {
         }
     }
 
-    /// Records a complete response to request `i`; returns whether it counts as an error.
-    fn record(&mut self, i: usize, resp: Response, latency: Duration, checks: &Checks) -> bool {
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+    /// Records a complete response to request `i`; returns whether it counts as an error (a failed
+    /// variable extraction is a `check` error).
+    fn record(&mut self, i: usize, resp: Response, latency: Duration, checks: &Checks, extracted: bool) -> bool {
+        let us = micros(latency);
         self.hist.saturating_record(us);
         self.by_request[i].hist.saturating_record(us);
         self.bytes += resp.bytes;
@@ -319,7 +563,7 @@ impl Stats {
         let status_ok = checks.status.is_empty() || checks.status.contains(&resp.status);
         let body_ok = checks.body_contains.as_ref().is_none_or(|needle| contains(&resp.body, needle.as_bytes()));
         let latency_ok = checks.max_latency.is_none_or(|max| latency <= max);
-        if status_ok && body_ok && latency_ok {
+        if status_ok && body_ok && latency_ok && extracted {
             return false;
         }
         self.errors.check += 1;
@@ -329,6 +573,8 @@ impl Stats {
     fn merge(&mut self, other: Stats) {
         // Same bounds on both sides, so adding cannot fail.
         let _ = self.hist.add(&other.hist);
+        let _ = self.connect.add(&other.connect);
+        let _ = self.ttfb.add(&other.ttfb);
         for (mine, theirs) in self.by_request.iter_mut().zip(other.by_request) {
             let _ = mine.hist.add(&theirs.hist);
             mine.requests += theirs.requests;

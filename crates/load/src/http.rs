@@ -2,6 +2,7 @@
 //! repeatedly and read responses (Content-Length, chunked, or close-delimited bodies).
 
 use std::io;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -39,6 +40,10 @@ pub(crate) struct Response {
     pub keep_alive: bool,
     /// The body (decoded from chunks, at most 1 MiB) when the request asked for it, else empty.
     pub body: Vec<u8>,
+    /// From writing the request to having read the status line (time to first byte).
+    pub ttfb: Duration,
+    /// The response headers, when the request asked for them (to extract a variable).
+    pub headers: Vec<(String, String)>,
 }
 
 /// The request, serialized once and sent unchanged on every iteration.
@@ -47,8 +52,10 @@ pub(crate) struct PreparedRequest {
     bytes: Vec<u8>,
     is_head: bool,
     addr: (String, u16),
-    /// Whether to keep the response body (for a `body_contains` check).
+    /// Whether to keep the response body (for a `body_contains` check or a variable).
     capture_body: bool,
+    /// Whether to keep the response headers (for a variable).
+    capture_headers: bool,
 }
 
 impl PreparedRequest {
@@ -79,7 +86,8 @@ impl PreparedRequest {
             bytes,
             is_head: cfg.method == "HEAD",
             addr: (cfg.url.host.clone(), cfg.url.port),
-            capture_body: cfg.checks.body_contains.is_some(),
+            capture_body: cfg.checks.body_contains.is_some() || cfg.extract.iter().any(|(_, e)| !e.needs_headers()),
+            capture_headers: cfg.extract.iter().any(|(_, e)| e.needs_headers()),
         }
     }
 }
@@ -92,14 +100,19 @@ pub(crate) struct Conn {
     /// The body of the current response, when captured.
     body: Vec<u8>,
     capturing: bool,
+    /// How long the TCP connect took; taken (set to `None`) once recorded.
+    pub connect_time: Option<Duration>,
 }
 
 impl Conn {
     /// Opens a connection to the request's target.
     pub async fn connect(req: &PreparedRequest) -> Result<Conn, HttpError> {
+        let began = Instant::now();
         let stream = TcpStream::connect((req.addr.0.as_str(), req.addr.1)).await.map_err(HttpError::Connect)?;
+        let connect_time = Some(began.elapsed());
         let _ = stream.set_nodelay(true);
         Ok(Conn {
+            connect_time,
             stream: BufReader::with_capacity(16 * 1024, stream),
             reused: false,
             body: Vec::new(),
@@ -119,9 +132,11 @@ impl Conn {
         };
         self.body.clear();
         self.capturing = req.capture_body;
+        let began = Instant::now();
         self.stream.get_mut().write_all(&req.bytes).await.map_err(early)?;
         let mut line = Vec::with_capacity(128);
         let n = self.stream.read_until(b'\n', &mut line).await.map_err(early)?;
+        let ttfb = began.elapsed();
         if n == 0 {
             return Err(if reused { HttpError::ClosedEarly } else { HttpError::Io(eof("before the status line")) });
         }
@@ -130,6 +145,7 @@ impl Conn {
         let mut keep_alive = version_11;
         let mut length: Option<u64> = None;
         let mut chunked = false;
+        let mut headers = Vec::new();
         loop {
             line.clear();
             let n = self.stream.read_until(b'\n', &mut line).await.map_err(HttpError::Io)?;
@@ -146,6 +162,9 @@ impl Conn {
             }
             let Some((name, value)) = text.split_once(':') else { continue };
             let value = value.trim();
+            if req.capture_headers {
+                headers.push((name.trim().to_string(), value.to_string()));
+            }
             match name.trim().to_ascii_lowercase().as_str() {
                 "content-length" => {
                     length = Some(value.parse().map_err(|_| HttpError::Io(invalid("bad Content-Length")))?);
@@ -173,7 +192,7 @@ impl Conn {
             keep_alive = false;
         }
         self.reused = true;
-        Ok(Response { status, bytes, keep_alive, body: std::mem::take(&mut self.body) })
+        Ok(Response { status, bytes, keep_alive, body: std::mem::take(&mut self.body), ttfb, headers })
     }
 
     /// Reads and drops up to `len` body bytes (until EOF when `len` is `u64::MAX`).

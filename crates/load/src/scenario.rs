@@ -2,7 +2,10 @@
 //!
 //! ```yaml
 //! duration: 30s
-//! rate: 200/s            # or vus: 10
+//! rate: 200/s            # or vus: 10; the start value when there are stages
+//! stages:                # optional ramping (model: open ramps the rate from 0 when no rate is given)
+//!   - { duration: 10s, target: 400 }
+//!   - { duration: 20s, target: 400 }
 //! connections: 50
 //! thresholds: [p95<500ms, errors<1%]
 //! requests:
@@ -17,10 +20,28 @@
 //!     body: { name: widget }   # a string is sent as is; any other value as JSON
 //! ```
 //!
+//! A user journey with token chaining and per-user data:
+//!
+//! ```yaml
+//! flow: sequential       # every iteration runs the requests in order, stopping at a failure
+//! think_time: 500ms      # pause after each request
+//! data: users.csv        # header line = variable names; one row per iteration, in turn
+//! requests:
+//!   - name: login
+//!     method: POST
+//!     url: http://127.0.0.1:8080/login
+//!     body: { user: "${user}", password: "${password}" }
+//!     extract: { token: { json: data.token } }   # or { header: Location } / { regex: 'id=(\d+)' }
+//!   - name: orders
+//!     url: http://127.0.0.1:8080/orders?user=${user}
+//!     headers: { Authorization: "Bearer ${token}" }
+//! ```
+//!
 //! Unknown keys and bad values are rejected with `FILE:LINE: key path: message`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::{Deserializer, Error as _};
@@ -29,7 +50,9 @@ use serde::Deserialize;
 use crate::config::{
     default_connections, parse_duration, parse_rate, Checks, HttpUrl, LoadConfig, Model, RequestSpec, DEFAULT_BACKLOG,
 };
+use crate::profile::Stage;
 use crate::threshold::Threshold;
+use crate::vars::{parse_json_path, DataTable, Extract, Template};
 
 /// An unreadable or invalid scenario file.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +98,16 @@ pub struct Scenario {
     pub thresholds: Vec<Threshold>,
     /// `requests`, at least one, names unique.
     pub requests: Vec<RequestSpec>,
+    /// `stages`: ramping from `vus`/`rate` (0 when not given) through these targets.
+    pub stages: Vec<Stage>,
+    /// The file it came from, as named.
+    pub file: String,
+    /// `flow: sequential`: every iteration sends all requests in order.
+    pub sequential: bool,
+    /// `think_time`.
+    pub think_time: Option<Duration>,
+    /// `data`: the CSV file's rows.
+    pub data: Option<Arc<DataTable>>,
 }
 
 impl Scenario {
@@ -107,8 +140,22 @@ impl Scenario {
             }
             (Some(vus), None) => Some(Model::Closed { vus }),
             (None, Some(rate_per_sec)) => Some(Model::Open { rate_per_sec }),
+            (None, None) if raw.model.as_deref() == Some("open") => Some(Model::Open { rate_per_sec: 0.0 }),
+            (None, None) if !raw.stages.is_empty() => Some(Model::Closed { vus: 0 }),
             (None, None) => None,
         };
+        match (raw.model.as_deref(), model) {
+            (None, _) | (Some("open"), Some(Model::Open { .. })) | (Some("closed"), Some(Model::Closed { .. })) => {}
+            (Some("closed"), None) => {}
+            (Some(m @ ("open" | "closed")), _) => {
+                return Err(invalid(format!("model: {m} contradicts the vus/rate given")));
+            }
+            (Some(m), _) => return Err(invalid(format!("model: unknown model {m:?}: expected open or closed"))),
+        }
+        if raw.model.as_deref() == Some("open") && raw.stages.is_empty() && raw.rate.is_none() {
+            return Err(invalid("model: open needs a rate or stages".into()));
+        }
+        let stages: Vec<Stage> = raw.stages.iter().map(|s| Stage { duration: s.duration, target: s.target }).collect();
         if raw.requests.is_empty() {
             return Err(invalid("requests: at least one request is needed".into()));
         }
@@ -139,14 +186,77 @@ impl Scenario {
                 body_contains: r.checks.body_contains,
                 max_latency: r.checks.max_latency,
             };
-            requests.push(RequestSpec { name, url: r.url, method, headers, body, checks, weight: r.weight });
+            let mut extract = Vec::new();
+            for (var, how) in r.extract {
+                let ex = match (how.json, how.header, how.regex) {
+                    (Some(p), None, None) => Extract::Json(
+                        parse_json_path(&p)
+                            .map_err(|e| invalid(format!("requests[{i}] ({name}): extract.{var}: {e}")))?,
+                    ),
+                    (None, Some(h), None) => Extract::Header(h),
+                    (None, None, Some(re)) => Extract::Regex(
+                        regex::Regex::new(&re)
+                            .map_err(|e| invalid(format!("requests[{i}] ({name}): extract.{var}: bad regex: {e}")))?,
+                    ),
+                    _ => {
+                        return Err(invalid(format!(
+                            "requests[{i}] ({name}): extract.{var}: give exactly one of json, header, regex"
+                        )))
+                    }
+                };
+                extract.push((var, ex));
+            }
+            requests.push(RequestSpec { name, url: r.url, method, headers, body, checks, weight: r.weight, extract });
+        }
+        let sequential = match raw.flow.as_deref() {
+            None | Some("weighted") => false,
+            Some("sequential") => true,
+            Some(other) => {
+                return Err(invalid(format!("flow: unknown flow {other:?}: expected weighted or sequential")))
+            }
+        };
+        let data = match &raw.data {
+            Some(f) => {
+                let base = Path::new(file).parent().unwrap_or(Path::new(""));
+                let table = DataTable::load(&base.join(f)).map_err(|e| invalid(format!("data: {e}")))?;
+                Some(Arc::new(table))
+            }
+            None => None,
+        };
+        // Every ${name} must come from the data file or from some request's extract.
+        let mut known: BTreeSet<&str> =
+            requests.iter().flat_map(|r| r.extract.iter().map(|(n, _)| n.as_str())).collect();
+        if let Some(d) = &data {
+            known.extend(d.columns.iter().map(String::as_str));
+        }
+        for (i, r) in requests.iter().enumerate() {
+            let body = String::from_utf8_lossy(&r.body);
+            let texts = std::iter::once(("url", r.url.path_and_query.as_str()))
+                .chain(r.headers.iter().map(|(_, v)| ("headers", v.as_str())))
+                .chain(std::iter::once(("body", body.as_ref())));
+            for (key, text) in texts {
+                let t =
+                    Template::parse(text).map_err(|e| invalid(format!("requests[{i}] ({}): {key}: {e}", r.name)))?;
+                let unknown = t.vars().find(|v| !known.contains(v)).map(str::to_string);
+                if let Some(v) = unknown {
+                    return Err(invalid(format!(
+                        "requests[{i}] ({}): {key}: ${{{v}}} is never set (not a data column, not extracted by any request)",
+                        r.name
+                    )));
+                }
+            }
         }
         Ok(Scenario {
+            sequential,
+            think_time: raw.think_time,
+            data,
             duration: raw.duration,
             model,
             connections: raw.connections,
             thresholds: raw.thresholds,
             requests,
+            stages,
+            file: file.to_string(),
         })
     }
 
@@ -155,7 +265,12 @@ impl Scenario {
     pub fn into_config(self) -> LoadConfig {
         let model = self.model.unwrap_or(Model::Closed { vus: 1 });
         let first = &self.requests[0];
-        LoadConfig {
+        let cfg = LoadConfig {
+            target_name: self.file.clone(),
+            stages: Vec::new(),
+            sequential: self.sequential,
+            think_time: self.think_time,
+            data: self.data.clone(),
             url: first.url.clone(),
             method: first.method.clone(),
             headers: first.headers.clone(),
@@ -167,13 +282,27 @@ impl Scenario {
             backlog: DEFAULT_BACKLOG,
             thresholds: self.thresholds,
             requests: self.requests,
+        };
+        if self.stages.is_empty() {
+            return cfg;
         }
+        let duration = self.duration;
+        let mut cfg = cfg.with_stages(self.stages);
+        if let Some(d) = duration {
+            cfg.duration = cfg.duration.max(d);
+        }
+        cfg
     }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
+    model: Option<String>,
+    flow: Option<String>,
+    #[serde(default, deserialize_with = "de_think_time")]
+    think_time: Option<Duration>,
+    data: Option<String>,
     #[serde(default, deserialize_with = "de_duration")]
     duration: Option<Duration>,
     vus: Option<u32>,
@@ -184,6 +313,28 @@ struct RawScenario {
     thresholds: Vec<Threshold>,
     #[serde(default)]
     requests: Vec<RawRequest>,
+    #[serde(default)]
+    stages: Vec<RawStage>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    #[serde(deserialize_with = "de_stage_duration")]
+    duration: Duration,
+    #[serde(deserialize_with = "de_target")]
+    target: f64,
+}
+
+fn de_stage_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    keyed(d, "duration", parse_duration)
+}
+
+fn de_target<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    keyed(d, "target", |s: &str| match s.trim_end_matches("/s").trim().parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("invalid target {s:?}: expected a number >= 0 (VUs, or requests per second)")),
+    })
 }
 
 #[derive(Deserialize)]
@@ -201,6 +352,20 @@ struct RawRequest {
     checks: RawChecks,
     #[serde(default = "one")]
     weight: u32,
+    #[serde(default)]
+    extract: BTreeMap<String, RawExtract>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExtract {
+    json: Option<String>,
+    header: Option<String>,
+    regex: Option<String>,
+}
+
+fn de_think_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    keyed(d, "think_time", parse_duration).map(Some)
 }
 
 #[derive(Deserialize, Default)]

@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
 use crate::config::{LoadConfig, Model};
+use crate::timeline::Second;
 
 /// The JSON schema identifier written in `Summary::to_json`.
 pub const SCHEMA: &str = "vitals.load.summary/v1";
@@ -132,6 +133,32 @@ pub struct Summary {
     pub thresholds: Vec<ThresholdResult>,
     /// Scenario runs: tallies and latency per request name (empty for a single-URL run).
     pub requests_by_name: BTreeMap<String, RequestSummary>,
+    /// What the run was aimed at (URL or scenario file).
+    pub target: String,
+    /// Wall-clock start, milliseconds since the Unix epoch.
+    pub started_at_unix_ms: i64,
+    /// One entry per second of the run.
+    pub timeline: Vec<Second>,
+    /// The overall latency distribution: (upper bound in ms, responses in the bucket), non-empty
+    /// log-spaced buckets only.
+    pub histogram: Vec<(f64, u64)>,
+    /// Time to connect (new connections only) and time to first byte, in milliseconds.
+    pub phases: Option<(Latency, Latency)>,
+}
+
+/// How a run went, beyond the counts: handed from the engine to the summary.
+pub(crate) struct RunInfo {
+    pub duration: Duration,
+    pub cancelled: bool,
+    pub started_at: std::time::SystemTime,
+    pub timeline: Vec<Second>,
+    pub phases: Phases,
+}
+
+/// Phase histograms (microseconds).
+pub(crate) struct Phases {
+    pub connect: Histogram<u64>,
+    pub ttfb: Histogram<u64>,
 }
 
 /// One scenario request's share of a run.
@@ -157,13 +184,18 @@ pub(crate) struct Counts {
 impl Summary {
     pub(crate) fn build(
         cfg: &LoadConfig,
-        duration: Duration,
-        cancelled: bool,
+        run: RunInfo,
         hist: &Histogram<u64>,
         c: Counts,
         by_name: Vec<(String, crate::engine::RequestStats)>,
     ) -> Summary {
+        let RunInfo { duration, cancelled, started_at, timeline, phases } = run;
         let secs = duration.as_secs_f64();
+        let started_at_unix_ms = started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let phases = (!phases.ttfb.is_empty())
+            .then(|| (Latency::from_histogram(&phases.connect), Latency::from_histogram(&phases.ttfb)));
         let mut s = Summary {
             model: cfg.model,
             requests: c.requests,
@@ -183,6 +215,11 @@ impl Summary {
                     (name, RequestSummary { requests: r.requests, errors: r.errors, latency })
                 })
                 .collect(),
+            target: cfg.target_name.clone(),
+            started_at_unix_ms,
+            timeline,
+            histogram: log_buckets(hist),
+            phases,
         };
         s.thresholds = cfg
             .thresholds
@@ -248,6 +285,11 @@ impl Summary {
             "bytes_received": self.bytes_received,
             "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual})).collect::<Vec<_>>(),
             "passed": self.passed(),
+            "target": self.target,
+            "started_at_unix_ms": self.started_at_unix_ms,
+            "phases_ms": self.phases.as_ref().map(|(c, t)| json!({"connect": c.to_json(), "ttfb": t.to_json()})),
+            "latency_histogram_ms": self.histogram.iter().map(|(le, n)| json!({"le": le, "count": n})).collect::<Vec<_>>(),
+            "timeline": self.timeline.iter().map(Second::to_json).collect::<Vec<_>>(),
         })
     }
 
@@ -370,6 +412,18 @@ impl Summary {
     }
 }
 
+/// The histogram in buckets growing by half each (10 µs, 15 µs, 22.5 µs, ...), non-empty ones only,
+/// upper bounds in milliseconds.
+fn log_buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    h.iter_log(10, 1.5)
+        .filter(|v| v.count_since_last_iteration() > 0)
+        .map(|v| ((v.value_iterated_to() as f64 / 1e3 * 1e3).round() / 1e3, v.count_since_last_iteration()))
+        .collect()
+}
+
 /// Escapes text for XML attributes and character data; drops characters XML 1.0 cannot carry.
 fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -407,6 +461,11 @@ mod tests {
             cancelled: false,
             thresholds,
             requests_by_name: BTreeMap::new(),
+            target: "http://h/".into(),
+            started_at_unix_ms: 0,
+            timeline: Vec::new(),
+            histogram: Vec::new(),
+            phases: None,
         }
     }
 

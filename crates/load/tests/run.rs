@@ -373,3 +373,211 @@ requests:
     let junit = s.to_junit("mix");
     assert!(junit.contains(r#"tests="2" failures="2""#), "{junit}");
 }
+
+/// Every second of a run is in the timeline, the seconds add up to the totals, a server that sleeps
+/// 20 ms shows it in every second's percentiles, and the connect and TTFB phases are measured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeline_covers_every_second_and_adds_up() {
+    let url = server(Behavior::Sleep(Duration::from_millis(20))).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cfg = config(&url, Model::Open { rate_per_sec: 100.0 }, Duration::from_millis(3500));
+    let s = vitals_load::run_with(cfg, vitals_load::RunHooks { cancel: None, seconds: Some(tx) }).await.unwrap();
+    let mut live = Vec::new();
+    while let Ok(sec) = rx.try_recv() {
+        live.push(sec);
+    }
+    assert_eq!(live, s.timeline, "the live seconds are the summary's timeline");
+    let ends: Vec<f64> = s.timeline.iter().map(|x| (x.t * 10.0).round() / 10.0).collect();
+    assert_eq!(ends, [1.0, 2.0, 3.0, 3.5], "{ends:?}");
+    assert_eq!(s.timeline.iter().map(|x| x.requests).sum::<u64>(), s.requests);
+    for sec in &s.timeline[..3] {
+        assert!((95..=105).contains(&sec.requests), "{sec:?}");
+        assert!(sec.p50 >= 20.0 && sec.p50 < 40.0, "{sec:?}");
+        assert!(sec.p99 >= sec.p50 && sec.max >= sec.p99, "{sec:?}");
+        assert_eq!(sec.target, 100.0);
+    }
+    let (connect, ttfb) = s.phases.clone().expect("phases measured");
+    assert!(connect.count >= 1 && connect.max < 100.0, "{connect:?}");
+    assert_eq!(ttfb.count, s.latency.count);
+    assert!(ttfb.p50 >= 20.0 && ttfb.p50 <= s.latency.p50 + 0.01, "ttfb {ttfb:?} vs {:?}", s.latency);
+    let j = s.to_json();
+    assert_eq!(j["timeline"].as_array().map(Vec::len), Some(4));
+    assert_eq!(j["target"], url.as_str());
+    assert!(j["phases_ms"]["ttfb"]["p95"].is_number());
+    let hist: u64 = j["latency_histogram_ms"].as_array().unwrap().iter().map(|b| b["count"].as_u64().unwrap()).sum();
+    assert_eq!(hist, s.latency.count, "the histogram holds every response");
+    assert!(j["started_at_unix_ms"].as_i64().unwrap() > 1_700_000_000_000);
+}
+
+/// Closed model with stages: the VUs ramp 0 → 4 over 2 s and hold; with a 50 ms server each VU does
+/// about 20 requests per second, so throughput follows the ramp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_stages_ramp_the_vus() {
+    let url = server(Behavior::Sleep(Duration::from_millis(50))).await;
+    let st = |ms, target| vitals_load::Stage { duration: Duration::from_millis(ms), target };
+    let cfg = config(&url, Model::Closed { vus: 0 }, Duration::ZERO).with_stages(vec![st(2000, 4.0), st(1000, 4.0)]);
+    assert_eq!((cfg.duration, cfg.connections, cfg.max_vus()), (Duration::from_secs(3), 4, 4));
+    let s = run(cfg, None).await.unwrap();
+    let targets: Vec<f64> = s.timeline.iter().map(|x| x.target).collect();
+    assert_eq!(targets[..3], [1.0, 3.0, 4.0], "{targets:?}");
+    let reqs: Vec<u64> = s.timeline.iter().map(|x| x.requests).collect();
+    assert!(reqs[0] < reqs[1] && reqs[1] < reqs[2], "{reqs:?}");
+    assert!((8..=30).contains(&reqs[0]) && (65..=85).contains(&reqs[2]), "{reqs:?}");
+}
+
+/// Open model with stages: the rate ramps 0 → 200/s over 2 s (200 arrivals), then holds 200/s for 1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_stages_ramp_the_arrival_rate() {
+    let url = server(Behavior::Fast).await;
+    let st = |ms, target| vitals_load::Stage { duration: Duration::from_millis(ms), target };
+    let cfg = config(&url, Model::Open { rate_per_sec: 0.0 }, Duration::ZERO)
+        .with_stages(vec![st(2000, 200.0), st(1000, 200.0)]);
+    let s = run(cfg, None).await.unwrap();
+    assert!((390..=410).contains(&s.requests), "{}", s.requests);
+    let reqs: Vec<u64> = s.timeline.iter().map(|x| x.requests).collect();
+    assert!(
+        (45..=55).contains(&reqs[0]) && (145..=155).contains(&reqs[1]) && (195..=205).contains(&reqs[2]),
+        "{reqs:?}"
+    );
+    assert_eq!(s.dropped_iterations, 0);
+}
+
+/// Ramping scenarios parse, and bad stages name the file, line and key.
+#[test]
+fn scenario_stages_parse_and_errors_name_the_line() {
+    let s = Scenario::parse("model: open\nstages:\n  - {duration: 1s, target: 50}\n  - {duration: 2s, target: 50/s}\nrequests: [{url: 'http://h/'}]\n", "r.yaml")
+        .unwrap();
+    let cfg = s.into_config();
+    assert_eq!(
+        (cfg.model, cfg.duration, cfg.stages.len()),
+        (Model::Open { rate_per_sec: 0.0 }, Duration::from_secs(3), 2)
+    );
+    cfg.validate().unwrap();
+    let e = Scenario::parse("stages:\n  - {duration: 1s, target: lots}\nrequests: [{url: 'http://h/'}]\n", "r.yaml")
+        .unwrap_err();
+    assert!(e.to_string().starts_with("r.yaml:2: stages[0]: target: invalid target \"lots\""), "{e}");
+    let e = Scenario::parse("model: open\nrequests: [{url: 'http://h/'}]\n", "r.yaml").unwrap_err();
+    assert!(e.to_string().contains("model: open needs a rate or stages"), "{e}");
+    let e = Scenario::parse("model: closed\nrate: 5\nrequests: [{url: 'http://h/'}]\n", "r.yaml").unwrap_err();
+    assert!(e.to_string().contains("contradicts"), "{e}");
+}
+
+/// A log-in service: `POST /login` with `{"user": U}` answers `{"data":{"token":"tok-U"}}`;
+/// `GET /orders?user=U` answers 200 only with `Authorization: Bearer tok-U`, else 401. Counts the
+/// authorized order requests per user.
+async fn journey_server() -> (String, Arc<Mutex<std::collections::BTreeMap<String, u64>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
+    let counts = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                loop {
+                    let (mut line, mut first, mut auth, mut len) = (String::new(), String::new(), String::new(), 0);
+                    loop {
+                        line.clear();
+                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line.trim().is_empty() {
+                            break;
+                        }
+                        if first.is_empty() {
+                            first = line.clone();
+                        } else if let Some((k, v)) = line.split_once(':') {
+                            match k.to_ascii_lowercase().as_str() {
+                                "content-length" => len = v.trim().parse().unwrap(),
+                                "authorization" => auth = v.trim().to_string(),
+                                _ => {}
+                            }
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    stream.read_exact(&mut body).await.unwrap();
+                    let target = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let (status, out) = if target == "/login" {
+                        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let user = v["user"].as_str().unwrap_or("?");
+                        ("200 OK", format!(r#"{{"data":{{"token":"tok-{user}"}}}}"#))
+                    } else if let Some(user) = target.strip_prefix("/orders?user=") {
+                        if auth == format!("Bearer tok-{user}") {
+                            *seen.lock().unwrap().entry(user.to_string()).or_insert(0) += 1;
+                            ("200 OK", "[]".to_string())
+                        } else {
+                            ("401 Unauthorized", String::new())
+                        }
+                    } else {
+                        ("404 Not Found", String::new())
+                    };
+                    let resp = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{out}", out.len());
+                    if stream.get_mut().write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), counts)
+}
+
+/// A sequential flow logs each user (from a CSV file) in, takes the token from the JSON answer and
+/// sends it with the next request; think time paces the VUs; a variable nobody sets is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_flow_chains_tokens_with_csv_users_and_think_time() {
+    let (base, seen) = journey_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.csv"), "user,password\nann,a1\nbob,b2\ncid,c3\n").unwrap();
+    let file = dir.path().join("journey.yaml");
+    let yaml = format!(
+        r#"
+duration: 1s
+vus: 3
+flow: sequential
+think_time: 50ms
+data: users.csv
+thresholds: ["errors<1%"]
+requests:
+  - name: login
+    method: POST
+    url: {base}/login
+    body: {{ user: "${{user}}", password: "${{password}}" }}
+    extract: {{ token: {{ json: data.token }} }}
+  - name: orders
+    url: {base}/orders?user=${{user}}
+    headers: {{ Authorization: "Bearer ${{token}}" }}
+    checks: {{ status: [200] }}
+"#
+    );
+    std::fs::write(&file, &yaml).unwrap();
+    let s = run(Scenario::load(&file).unwrap().into_config(), None).await.unwrap();
+    assert_eq!(s.errors.total(), 0, "{}", s.to_text());
+    let (login, orders) = (&s.requests_by_name["login"], &s.requests_by_name["orders"]);
+    assert_eq!(login.requests, orders.requests, "every login is followed by its order request");
+    // 3 VUs, two requests and two 50 ms pauses per iteration: about 10 iterations each in 1 s.
+    assert!((15..=33).contains(&orders.requests), "think time paces the VUs: {}", s.to_text());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.keys().cloned().collect::<Vec<_>>(), ["ann", "bob", "cid"], "every CSV row is used");
+    assert_eq!(seen.values().sum::<u64>(), orders.requests);
+
+    // Without the extract the token is empty: every order is a 401 check error and the flow still logs in.
+    let broken = yaml
+        .replace("    extract: { token: { json: data.token } }\n", "    extract: { token: { json: data.missing } }\n");
+    std::fs::write(&file, &broken).unwrap();
+    let s = run(Scenario::load(&file).unwrap().into_config(), None).await.unwrap();
+    assert_eq!(
+        s.requests_by_name["login"].errors, s.requests_by_name["login"].requests,
+        "a failed extract is a check error"
+    );
+    assert_eq!(s.requests_by_name.get("orders").map_or(0, |o| o.requests), 0, "the flow stops at the failed step");
+
+    let undefined = yaml.replace("Bearer ${token}", "Bearer ${tokn}");
+    std::fs::write(&file, &undefined).unwrap();
+    let e = Scenario::load(&file).unwrap_err().to_string();
+    assert!(e.contains("requests[1] (orders): headers: ${tokn} is never set"), "{e}");
+    std::fs::write(&file, yaml.replace("data: users.csv", "data: nobody.csv")).unwrap();
+    let e = Scenario::load(&file).unwrap_err().to_string();
+    assert!(e.contains("data: ") && e.contains("nobody.csv"), "{e}");
+}

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod alerting;
 mod config;
 mod forward;
+mod load;
 mod rules;
 mod serve;
 
@@ -34,54 +35,7 @@ enum Command {
     #[command(subcommand)]
     Test(TestCommand),
     /// Load-tests an HTTP endpoint; exit code 99 when a threshold is broken.
-    Load(LoadArgs),
-}
-
-#[derive(clap::Args)]
-struct LoadArgs {
-    /// The URL to request (http://); not with --scenario.
-    #[arg(required_unless_present = "scenario")]
-    url: Option<String>,
-    /// A YAML scenario file: workload, thresholds and several weighted requests with checks (instead of
-    /// URL and the request and model flags; --timeout and --threshold still apply).
-    #[arg(long, conflicts_with_all = ["url", "rate", "vus", "duration", "connections", "method", "headers", "body"])]
-    scenario: Option<PathBuf>,
-    /// Open model: requests per second (`500/s`, `30000/m`); latency counts from the intended send time.
-    #[arg(long)]
-    rate: Option<String>,
-    /// Closed model: virtual users, each sending when its previous response arrived (default 1).
-    #[arg(long, default_value_t = 1)]
-    vus: u32,
-    /// How long to run (`30s`, `2m`).
-    #[arg(long, default_value = "10s")]
-    duration: String,
-    /// Connections in the pool (default: VUs, or 100 in the open model).
-    #[arg(long)]
-    connections: Option<usize>,
-    /// HTTP method.
-    #[arg(long, default_value = "GET")]
-    method: String,
-    /// A request header `Name: value` (repeatable).
-    #[arg(long = "header", short = 'H')]
-    headers: Vec<String>,
-    /// Request body.
-    #[arg(long)]
-    body: Option<String>,
-    /// Per-request timeout.
-    #[arg(long, default_value = "10s")]
-    timeout: String,
-    /// A budget such as `p95<500ms`, `errors<1%`, `rps>100` (repeatable).
-    #[arg(long = "threshold")]
-    thresholds: Vec<String>,
-    /// Threads that send requests (default: one per core); `--threads 1` matches `wrk -t1`.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Write the summary as JSON (schema vitals.load.summary/v1) to this file.
-    #[arg(long)]
-    summary_json: Option<PathBuf>,
-    /// Write a JUnit XML report (one test case per threshold, plus one for request errors) to this file.
-    #[arg(long)]
-    junit: Option<PathBuf>,
+    Load(Box<load::LoadArgs>),
 }
 
 #[derive(Subcommand)]
@@ -157,7 +111,7 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Load(args) => load(args),
+        Command::Load(args) => load::main(*args),
         Command::Test(TestCommand::Rules { files }) => {
             let mut ok = true;
             for f in &files {
@@ -179,63 +133,6 @@ fn main() -> anyhow::Result<()> {
             inspect_db(&db)
         }
     }
-}
-
-fn load(a: LoadArgs) -> anyhow::Result<()> {
-    use vitals_load::{parse_duration, parse_rate, LoadConfig, Model, Scenario, Threshold};
-    let (mut cfg, suite) = if let Some(file) = &a.scenario {
-        (Scenario::load(file)?.into_config(), file.display().to_string())
-    } else {
-        let url = a.url.as_deref().context("a URL or --scenario is needed")?;
-        let model = match &a.rate {
-            Some(r) => Model::Open { rate_per_sec: parse_rate(r)? },
-            None => Model::Closed { vus: a.vus },
-        };
-        let mut cfg = LoadConfig::new(url)?.with_model(model);
-        cfg.duration = parse_duration(&a.duration)?;
-        cfg.method = a.method.to_uppercase();
-        if let Some(c) = a.connections {
-            cfg.connections = c;
-        }
-        for h in &a.headers {
-            let (n, v) = h.split_once(':').with_context(|| format!("--header {h:?}: expected `Name: value`"))?;
-            cfg.headers.push((n.trim().to_string(), v.trim().to_string()));
-        }
-        if let Some(b) = a.body {
-            cfg.body = b.into_bytes();
-        }
-        (cfg, url.to_string())
-    };
-    cfg.timeout = parse_duration(&a.timeout)?;
-    for t in &a.thresholds {
-        cfg.thresholds.push(Threshold::parse(t).with_context(|| format!("--threshold {t:?}"))?);
-    }
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = a.threads {
-        rt.worker_threads(n.max(1));
-    }
-    let rt = rt.enable_all().build()?;
-    let summary = rt.block_on(async move {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = tx.send(true);
-            }
-        });
-        vitals_load::run(cfg, Some(rx)).await
-    })?;
-    print!("{}", summary.to_text());
-    if let Some(f) = &a.summary_json {
-        std::fs::write(f, summary.to_json_pretty()).with_context(|| format!("writing {}", f.display()))?;
-    }
-    if let Some(f) = &a.junit {
-        std::fs::write(f, summary.to_junit(&format!("vitals load {suite}")))
-            .with_context(|| format!("writing {}", f.display()))?;
-    }
-    if !summary.passed() {
-        std::process::exit(99);
-    }
-    Ok(())
 }
 
 fn check_config(files: &[PathBuf]) -> anyhow::Result<()> {
