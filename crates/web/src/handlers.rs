@@ -170,6 +170,9 @@ pub(crate) async fn buildinfo() -> Response {
 }
 
 pub(crate) async fn index() -> Response {
+    if let Some(r) = crate::ui::serve(&axum::http::Method::GET, "/index.html") {
+        return r;
+    }
     let body = "<!doctype html><title>vitals</title><h1>vitals</h1>\
         <p>The UI is not built yet. API: <a href=\"/api/v1/targets\">/api/v1/targets</a>, \
         <a href=\"/metrics\">/metrics</a>, <a href=\"/health\">/health</a>.</p>";

@@ -17,6 +17,7 @@ mod rules_api;
 pub mod server;
 mod slo_api;
 mod status_api;
+pub mod ui;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -269,7 +270,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/v1/import/prometheus", post(handlers::import).layer(ingest_limit))
         .route("/api/v1/otlp/v1/metrics", post(handlers::otlp).layer(ingest_limit))
         .route("/", get(handlers::index))
-        .fallback(handlers::not_found)
+        .fallback(ui::fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::check))
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
