@@ -174,6 +174,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let _ = state.tsdb_status.set(Arc::new(move |limit| tsdb_status(&d, limit)));
         let d = db.clone();
         let _ = state.corruption_count.set(Arc::new(move || d.metrics().wal_corruptions_total.get()));
+        let d = db.clone();
+        let _ = state.commits.set(Arc::new(move || d.head().commit_seq()));
     }
 
     let manager = Arc::new(Manager::new(db.clone(), &format!("vitals/{}", env!("CARGO_PKG_VERSION"))));

@@ -482,3 +482,63 @@ fn promtool_line(line: &str) -> (String, f64, String) {
     let (value, at) = rest.split_once(" @[").unwrap_or_else(|| panic!("no time in {line}"));
     (labels.to_string(), value.parse().unwrap(), at.trim_end_matches(']').to_string())
 }
+
+/// `/api/v1/live` pushes a query's new value right after a commit: an imported sample shows up in the
+/// stream within a second, stamped with a commit time no later than its arrival; bad queries get a
+/// JSON 400 before any stream starts.
+#[test]
+fn live_stream_pushes_after_each_commit() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let v = Vitals::start(dir.path(), None, &[]);
+    let mut conn = std::net::TcpStream::connect(&v.addr).unwrap();
+    let q = common::urlencode("sum(live_test_metric)");
+    write!(conn, "GET /api/v1/live?query={q} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(conn);
+    let mut events = Vec::new();
+    let mut line = String::new();
+    // The head, then the initial event (no data yet: an empty vector).
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if let Some(data) = line.strip_prefix("data: ") {
+            let mut v: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
+            v["received_ms"] = serde_json::json!(std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64);
+            if tx.send(v).is_err() {
+                return;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(5)).expect("an initial event at once");
+    assert_eq!(first["initial"], true);
+    assert_eq!(first["response"]["data"]["result"], serde_json::json!([]), "{first}");
+    let (code, body) =
+        http("POST", &format!("{}/api/v1/import/prometheus", v.url()), &[], b"live_test_metric{a=\"1\"} 42\n").unwrap();
+    assert_eq!(code, 204, "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let hit = loop {
+        let e = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("an event after the import");
+        events.push(e.clone());
+        if e["response"]["data"]["result"][0]["value"][1] == "42" {
+            break e;
+        }
+    };
+    assert_eq!(hit["initial"], false);
+    let (commit, received) = (hit["commit_ms"].as_i64().unwrap(), hit["received_ms"].as_i64().unwrap());
+    assert!(commit <= received && received - commit < 1000, "pushed {} ms after the commit", received - commit);
+
+    for bad in ["/api/v1/live", "/api/v1/live?query=sum(", "/api/v1/live?query="] {
+        let (code, body) = http_get(&format!("{}{bad}", v.url())).unwrap();
+        assert_eq!(code, 400, "{bad}: {body}");
+        assert_eq!(json(&body)["errorType"], "bad_data", "{body}");
+    }
+}

@@ -7,6 +7,7 @@
 mod am_api;
 pub mod auth;
 mod handlers;
+mod live;
 mod meta_api;
 pub mod metrics;
 mod params;
@@ -37,6 +38,7 @@ use vitals_remote::IngestLimits;
 use vitals_scrape::Manager;
 
 pub use auth::{AuthConfig, WebConfig};
+pub use live::CommitSource;
 pub use metrics::HttpMetrics;
 pub use status_api::{TsdbHeadStats, TsdbStat, TsdbStatus};
 
@@ -141,6 +143,10 @@ pub struct WebState {
     pub probe_modules: Mutex<vitals_probe::Modules>,
     /// The probe manager, for `/api/v1/probes`.
     pub probes: OnceLock<Arc<vitals_probe::ProbeManager>>,
+    /// The storage's commit counter, for `/api/v1/live`.
+    pub commits: OnceLock<CommitSource>,
+    /// The broadcast of commits to live subscribers, once one subscribed.
+    live: Mutex<Option<tokio::sync::broadcast::Sender<(u64, i64)>>>,
     /// Host metrics in node_exporter's format, for `/host/metrics`.
     pub host_metrics: OnceLock<MetricsSource>,
     /// The configured service level objectives, for `/api/v1/slos`.
@@ -170,6 +176,8 @@ impl WebState {
             notifier: OnceLock::new(),
             slos: Mutex::new(Vec::new()),
             host_metrics: OnceLock::new(),
+            commits: OnceLock::new(),
+            live: Mutex::new(None),
             probe_modules: Mutex::new(Default::default()),
             probes: OnceLock::new(),
         }
@@ -256,6 +264,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/v1/rules", get(rules_api::rules))
         .route("/api/v1/alerts", get(rules_api::alerts))
         .route("/api/v1/slos", get(slo_api::slos))
+        .route("/api/v1/live", get(live::live))
         .route("/api/v2/alerts", get(am_api::get_alerts).post(am_api::post_alerts))
         .route("/api/v2/alerts/groups", get(am_api::get_alert_groups))
         .route("/api/v2/silences", get(am_api::get_silences).post(am_api::post_silences))

@@ -132,6 +132,10 @@ impl Appender for HeadAppender {
             head.flush_tally(&tally);
         }
         head.iso.end_commit(id);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        head.last_commit_ms.store(now, Ordering::Release);
+        head.commits.fetch_add(1, Ordering::AcqRel);
         self.release();
         Ok(())
     }

@@ -114,6 +114,9 @@ pub struct Head {
     isolation: RwLock<()>,
     /// Append IDs of commits and the readers that must not see open ones.
     pub(crate) iso: Arc<Isolation>,
+    /// Commits applied so far, and the wall-clock time (ms) of the last; for live views.
+    pub(crate) commits: AtomicU64,
+    pub(crate) last_commit_ms: AtomicI64,
     /// Commits hold it shared from WAL write to apply; a checkpoint takes it exclusively to cut
     /// the WAL at a point where everything logged is also applied.
     pub(crate) wal_apply: RwLock<()>,
@@ -168,6 +171,13 @@ fn hash_labels(l: &Labels) -> u64 {
 }
 
 impl Head {
+    /// The number of commits that made samples visible so far and the wall-clock time (ms since the
+    /// epoch) of the last one: a live view re-reads when the number changes.
+    pub fn commit_seq(&self) -> (u64, i64) {
+        let at = self.last_commit_ms.load(Ordering::Acquire);
+        (self.commits.load(Ordering::Acquire), at)
+    }
+
     /// An empty head.
     pub fn new(opts: HeadOptions, metrics: Arc<TsdbMetrics>) -> Self {
         Head {
@@ -181,6 +191,8 @@ impl Head {
             min_valid_time: AtomicI64::new(i64::MIN),
             isolation: RwLock::new(()),
             iso: Arc::new(Isolation::default()),
+            commits: AtomicU64::new(0),
+            last_commit_ms: AtomicI64::new(0),
             wal_apply: RwLock::new(()),
             wal: OnceLock::new(),
             metrics,
