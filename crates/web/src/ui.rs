@@ -12,9 +12,39 @@ pub fn is_built() -> bool {
     ASSETS.iter().any(|(p, _, _)| *p == "/index.html")
 }
 
-/// The asset at `path`, if any: (content type, bytes).
-fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
-    ASSETS.iter().find(|(p, _, _)| *p == path).map(|(_, ct, b)| (*ct, *b))
+/// The asset at `path`, if any: (content type, bytes). With `VITALS_UI_DIR` set (UI development),
+/// files are read from that folder on each request instead of the embedded build.
+fn asset(path: &str) -> Option<(&'static str, std::borrow::Cow<'static, [u8]>)> {
+    if let Some(dir) = std::env::var_os("VITALS_UI_DIR") {
+        let rel = path.trim_start_matches('/');
+        if rel.split('/').any(|c| c == ".." || c.is_empty()) {
+            return None;
+        }
+        let bytes = std::fs::read(std::path::Path::new(&dir).join(rel)).ok()?;
+        return Some((content_type(rel), std::borrow::Cow::Owned(bytes)));
+    }
+    ASSETS.iter().find(|(p, _, _)| *p == path).map(|(_, ct, b)| (*ct, std::borrow::Cow::Borrowed(*b)))
+}
+
+/// A response body without copying embedded bytes.
+fn body(bytes: std::borrow::Cow<'static, [u8]>) -> axum::body::Body {
+    match bytes {
+        std::borrow::Cow::Borrowed(b) => axum::body::Body::from(b),
+        std::borrow::Cow::Owned(v) => axum::body::Body::from(v),
+    }
+}
+
+/// The content type of a file served from `VITALS_UI_DIR`.
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "json" | "map" => "application/json",
+        _ => "application/octet-stream",
+    }
 }
 
 /// Serves `path` from the UI: an asset, or `index.html` for page paths; `None` for API-like paths,
@@ -29,14 +59,14 @@ pub(crate) fn serve(method: &Method, path: &str) -> Option<Response> {
     if let Some((ct, bytes)) = asset(path) {
         // Vite names assets by content hash, so they never change under the same name.
         let cache = if path.starts_with("/assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
-        return Some(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, cache)], bytes).into_response());
+        return Some(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, cache)], body(bytes)).into_response());
     }
     let last = path.rsplit('/').next().unwrap_or("");
     if last.contains('.') {
         return None;
     }
     let (ct, bytes) = asset("/index.html")?;
-    Some(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], bytes).into_response())
+    Some(([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "no-cache")], body(bytes)).into_response())
 }
 
 /// The router's fallback: the UI for page paths, else Prometheus' JSON 404.
