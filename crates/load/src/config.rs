@@ -15,9 +15,12 @@ pub const DEFAULT_BACKLOG: Duration = Duration::from_secs(10);
 /// Errors in a load configuration, a rate or a duration.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    /// The URL does not start with `http://` (https is not supported yet).
-    #[error("unsupported URL {0:?}: only http:// is supported for now")]
+    /// The URL does not start with `http://` or `https://`.
+    #[error("unsupported URL {0:?}: only http:// and https:// are supported")]
     UnsupportedScheme(String),
+    /// The TLS client could not be set up (a bad `--cacert` file).
+    #[error("tls: {0}")]
+    Tls(String),
     /// The URL has no usable host or port.
     #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl {
@@ -43,23 +46,26 @@ pub enum ConfigError {
     InvalidHeader(String),
 }
 
-/// An `http://` URL split into what the client needs.
+/// An `http://` or `https://` URL split into what the client needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl {
+    /// `https`: the connection is TLS.
+    pub tls: bool,
     /// Host name or IP address (IPv6 without brackets).
     pub host: String,
-    /// TCP port (80 when not given).
+    /// TCP port (80, or 443 for https, when not given).
     pub port: u16,
     /// Path and query, at least `/`.
     pub path_and_query: String,
 }
 
 impl HttpUrl {
-    /// Parses `http://host[:port][/path][?query]`.
+    /// Parses `http[s]://host[:port][/path][?query]`.
     pub fn parse(url: &str) -> Result<HttpUrl, ConfigError> {
         let invalid = |reason| ConfigError::InvalidUrl { url: url.to_string(), reason };
-        let rest = match url.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
+        let (tls, rest) = match url.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
             Some(_) => return Err(ConfigError::UnsupportedScheme(url.to_string())),
             None => return Err(invalid("missing http:// prefix")),
         };
@@ -90,15 +96,16 @@ impl HttpUrl {
         }
         let port = match port {
             Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| invalid("bad port"))?,
+            None if tls => 443,
             None => 80,
         };
-        Ok(HttpUrl { host: host.to_string(), port, path_and_query })
+        Ok(HttpUrl { tls, host: host.to_string(), port, path_and_query })
     }
 
-    /// The value of the `Host` header: the host, with the port when it is not 80.
+    /// The value of the `Host` header: the host, with the port when it is not the scheme's default.
     pub fn host_header(&self) -> String {
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == 80 {
+        if self.port == if self.tls { 443 } else { 80 } {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -161,6 +168,10 @@ pub struct LoadConfig {
     pub think_time: Option<Duration>,
     /// CSV rows handed to iterations in turn; the columns become `${name}` variables.
     pub data: Option<Arc<DataTable>>,
+    /// https: accept any server certificate (self-signed test servers).
+    pub insecure: bool,
+    /// https: trust the CA certificates in this PEM file instead of the built-in roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// One named request of a scenario.
@@ -205,6 +216,8 @@ impl LoadConfig {
             sequential: false,
             think_time: None,
             data: None,
+            insecure: false,
+            ca_file: None,
             url: HttpUrl::parse(url)?,
             method: "GET".to_string(),
             headers: Vec::new(),
@@ -405,7 +418,11 @@ mod tests {
         assert_eq!((u.port, u.path_and_query.as_str(), u.host_header()), (80, "/", "example.com".into()));
         let u = HttpUrl::parse("http://[::1]:9/?q").unwrap();
         assert_eq!((u.host.as_str(), u.path_and_query.as_str(), u.host_header()), ("::1", "/?q", "[::1]:9".into()));
-        assert!(matches!(HttpUrl::parse("https://x"), Err(ConfigError::UnsupportedScheme(_))));
+        let u = HttpUrl::parse("https://x").unwrap();
+        assert_eq!((u.tls, u.port, u.host_header()), (true, 443, "x".into()));
+        let u = HttpUrl::parse("https://x:8443/a").unwrap();
+        assert_eq!((u.tls, u.port, u.host_header()), (true, 8443, "x:8443".into()));
+        assert!(matches!(HttpUrl::parse("ftp://x"), Err(ConfigError::UnsupportedScheme(_))));
         assert!(HttpUrl::parse("x.com").is_err());
         assert!(HttpUrl::parse("http://:80/").is_err());
         assert!(HttpUrl::parse("http://h:99999/").is_err());

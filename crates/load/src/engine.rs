@@ -8,9 +8,10 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch, Mutex, Semaphore};
 use tokio::time::{sleep_until, Instant};
+use tokio_rustls::TlsConnector;
 
 use crate::config::{weighted_order, Checks, ConfigError, LoadConfig, Model, RequestSpec};
-use crate::http::{Conn, HttpError, PreparedRequest, Response};
+use crate::http::{tls_connector, Conn, HttpError, PreparedRequest, Response};
 use crate::profile::Profile;
 use crate::summary::{ErrorCounts, Phases, RunInfo, Summary};
 use crate::timeline::{Second, Timeline};
@@ -57,6 +58,11 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
 
     let profile = cfg.profile();
     let specs = cfg.request_specs();
+    let tls = if specs.iter().any(|r| r.url.tls) {
+        Some(tls_connector(cfg.insecure, cfg.ca_file.as_deref()).map_err(ConfigError::Tls)?)
+    } else {
+        None
+    };
     let weights: Vec<u32> = specs.iter().map(|r| r.weight).collect();
     // Requests to the same host and port share idle keep-alive connections.
     let mut addrs: Vec<(&str, u16)> = Vec::new();
@@ -68,8 +74,8 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
             addrs.len() - 1
         });
         targets.push(Target {
-            req: PreparedRequest::new(r),
-            dynamic: Dynamic::new(r),
+            req: PreparedRequest::new(r, tls.as_ref()),
+            dynamic: Dynamic::new(r, tls.clone()),
             extract: r.extract.clone(),
             checks: r.checks.clone(),
             pool,
@@ -147,6 +153,7 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
     };
     let phases = Phases {
         connect: std::mem::replace(&mut total.connect, new_histogram()),
+        tls: std::mem::replace(&mut total.tls, new_histogram()),
         ttfb: std::mem::replace(&mut total.ttfb, new_histogram()),
     };
     let run = RunInfo { duration, cancelled: was_cancelled, started_at, timeline: seconds, phases };
@@ -280,6 +287,7 @@ type Vars = HashMap<String, String>;
 /// A request with `${var}` placeholders in its path, header values or body.
 struct Dynamic {
     spec: RequestSpec,
+    tls: Option<TlsConnector>,
     path: Template,
     headers: Vec<(String, Template)>,
     body: Template,
@@ -287,7 +295,7 @@ struct Dynamic {
 
 impl Dynamic {
     /// `None` when the request has no placeholders.
-    fn new(r: &RequestSpec) -> Option<Dynamic> {
+    fn new(r: &RequestSpec, tls: Option<TlsConnector>) -> Option<Dynamic> {
         let parse = |s: &str| Template::parse(s).ok();
         let path = parse(&r.url.path_and_query)?;
         let headers: Option<Vec<(String, Template)>> =
@@ -295,7 +303,7 @@ impl Dynamic {
         let headers = headers?;
         let body = parse(&String::from_utf8_lossy(&r.body))?;
         let dynamic = path.is_dynamic() || body.is_dynamic() || headers.iter().any(|(_, t)| t.is_dynamic());
-        dynamic.then(|| Dynamic { spec: r.clone(), path, headers, body })
+        dynamic.then(|| Dynamic { spec: r.clone(), tls, path, headers, body })
     }
 
     /// The request with the worker's current values (values with line breaks are cut at the break so
@@ -308,7 +316,7 @@ impl Dynamic {
         if self.body.is_dynamic() {
             spec.body = self.body.render(vars).into_bytes();
         }
-        PreparedRequest::new(&spec)
+        PreparedRequest::new(&spec, self.tls.as_ref())
     }
 }
 
@@ -448,6 +456,9 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, stats: &
             if let Some(connect) = conn.connect_time.take() {
                 stats.connect.saturating_record(micros(connect));
             }
+            if let Some(tls) = conn.tls_time.take() {
+                stats.tls.saturating_record(micros(tls));
+            }
             stats.ttfb.saturating_record(micros(resp.ttfb));
             if resp.keep_alive {
                 pool.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
@@ -466,7 +477,7 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, stats: &
             }
             stats.record(i, resp, latency, &target.checks, extracted)
         }
-        Ok(Err(HttpError::Connect(_))) => {
+        Ok(Err(HttpError::Connect(_) | HttpError::Tls(_))) => {
             stats.errors.connect += 1;
             true
         }
@@ -522,6 +533,8 @@ struct Stats {
     hist: Histogram<u64>,
     /// Time to establish new connections.
     connect: Histogram<u64>,
+    /// Time of TLS handshakes.
+    tls: Histogram<u64>,
     /// Time from sending a request to reading its status line.
     ttfb: Histogram<u64>,
     requests: u64,
@@ -537,6 +550,7 @@ impl Stats {
         Stats {
             hist: new_histogram(),
             connect: new_histogram(),
+            tls: new_histogram(),
             ttfb: new_histogram(),
             requests: 0,
             errors: ErrorCounts::default(),
@@ -574,6 +588,7 @@ impl Stats {
         // Same bounds on both sides, so adding cannot fail.
         let _ = self.hist.add(&other.hist);
         let _ = self.connect.add(&other.connect);
+        let _ = self.tls.add(&other.tls);
         let _ = self.ttfb.add(&other.ttfb);
         for (mine, theirs) in self.by_request.iter_mut().zip(other.by_request) {
             let _ = mine.hist.add(&theirs.hist);

@@ -2,10 +2,16 @@
 //! repeatedly and read responses (Content-Length, chunked, or close-delimited bodies).
 
 use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
 
 use crate::config::RequestSpec;
 
@@ -21,6 +27,9 @@ pub(crate) enum HttpError {
     /// The TCP connection could not be established.
     #[error("connect: {0}")]
     Connect(io::Error),
+    /// The TLS handshake failed (certificate, protocol).
+    #[error("tls: {0}")]
+    Tls(io::Error),
     /// Writing the request or reading the response failed, or the response was malformed.
     #[error("{0}")]
     Io(io::Error),
@@ -47,11 +56,13 @@ pub(crate) struct Response {
 }
 
 /// The request, serialized once and sent unchanged on every iteration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct PreparedRequest {
     bytes: Vec<u8>,
     is_head: bool,
     addr: (String, u16),
+    /// For https: the TLS client and the name to verify.
+    tls: Option<(TlsConnector, ServerName<'static>)>,
     /// Whether to keep the response body (for a `body_contains` check or a variable).
     capture_body: bool,
     /// Whether to keep the response headers (for a variable).
@@ -59,8 +70,8 @@ pub(crate) struct PreparedRequest {
 }
 
 impl PreparedRequest {
-    /// Serializes the request line, headers and body of `cfg`.
-    pub fn new(cfg: &RequestSpec) -> PreparedRequest {
+    /// Serializes the request line, headers and body of `cfg`; `tls` is the client for https URLs.
+    pub fn new(cfg: &RequestSpec, tls: Option<&TlsConnector>) -> PreparedRequest {
         let mut head =
             format!("{} {} HTTP/1.1\r\nHost: {}\r\n", cfg.method, cfg.url.path_and_query, cfg.url.host_header());
         let mut has_ua = false;
@@ -82,19 +93,62 @@ impl PreparedRequest {
         head.push_str("\r\n");
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(&cfg.body);
+        let tls = match (cfg.url.tls, tls) {
+            (true, Some(c)) => ServerName::try_from(cfg.url.host.clone()).ok().map(|n| (c.clone(), n)),
+            _ => None,
+        };
         PreparedRequest {
             bytes,
             is_head: cfg.method == "HEAD",
             addr: (cfg.url.host.clone(), cfg.url.port),
+            tls,
             capture_body: cfg.checks.body_contains.is_some() || cfg.extract.iter().any(|(_, e)| !e.needs_headers()),
             capture_headers: cfg.extract.iter().any(|(_, e)| e.needs_headers()),
         }
     }
 }
 
+/// A plain or TLS connection.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 /// One keep-alive connection.
 pub(crate) struct Conn {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Stream>,
     /// Whether a response was already read on it (then an early close means "stale", not "refused").
     pub reused: bool,
     /// The body of the current response, when captured.
@@ -102,6 +156,8 @@ pub(crate) struct Conn {
     capturing: bool,
     /// How long the TCP connect took; taken (set to `None`) once recorded.
     pub connect_time: Option<Duration>,
+    /// How long the TLS handshake took (https); taken once recorded.
+    pub tls_time: Option<Duration>,
 }
 
 impl Conn {
@@ -111,8 +167,17 @@ impl Conn {
         let stream = TcpStream::connect((req.addr.0.as_str(), req.addr.1)).await.map_err(HttpError::Connect)?;
         let connect_time = Some(began.elapsed());
         let _ = stream.set_nodelay(true);
+        let (stream, tls_time) = match &req.tls {
+            Some((connector, name)) => {
+                let began = Instant::now();
+                let tls = connector.connect(name.clone(), stream).await.map_err(HttpError::Tls)?;
+                (Stream::Tls(Box::new(tls)), Some(began.elapsed()))
+            }
+            None => (Stream::Plain(stream), None),
+        };
         Ok(Conn {
             connect_time,
+            tls_time,
             stream: BufReader::with_capacity(16 * 1024, stream),
             reused: false,
             body: Vec::new(),
@@ -267,4 +332,78 @@ fn eof(what: &str) -> io::Error {
 
 fn invalid(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
+}
+
+/// The TLS client for https targets: the built-in web PKI roots, the CA certificates of `ca_file`,
+/// or (with `insecure`) any certificate; ALPN offers only HTTP/1.1.
+pub(crate) fn tls_connector(insecure: bool, ca_file: Option<&std::path::Path>) -> Result<TlsConnector, String> {
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = if insecure {
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+    } else if let Some(ca) = ca_file {
+        let pem = std::fs::read(ca).map_err(|e| format!("reading {}: {e}", ca.display()))?;
+        let mut roots = RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let c = c.map_err(|e| format!("{}: {e}", ca.display()))?;
+            roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+        }
+        if roots.is_empty() {
+            return Err(format!("{}: no certificate", ca.display()));
+        }
+        builder.with_root_certificates(roots)
+    } else {
+        builder.with_root_certificates(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+    };
+    let mut config = builder.with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// `--insecure`: accepts any server certificate (signatures are still checked).
+#[derive(Debug)]
+struct AcceptAny(Arc<tokio_rustls::rustls::crypto::CryptoProvider>);
+
+mod accept_any {
+    use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use tokio_rustls::rustls::{crypto, DigitallySignedStruct, Error, SignatureScheme};
+
+    impl ServerCertVerifier for super::AcceptAny {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            m: &[u8],
+            c: &CertificateDer<'_>,
+            d: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
 }

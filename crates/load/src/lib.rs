@@ -2,9 +2,10 @@
 //! (virtual users) workload model, records latencies in HDR histograms with coordinated-omission
 //! correction, and checks thresholds such as `p95<500ms` against the result.
 //!
-//! Scenario files (YAML, see [`Scenario`]) mix several named, weighted requests with response checks;
-//! it is not a scripting engine (no multi-step journeys or variables), and its HTTP client speaks
-//! plain HTTP/1.1 with keep-alive only; `https` is refused with a clear error for now.
+//! Scenario files (YAML, see [`Scenario`]) mix several named, weighted requests with response checks,
+//! or run them in order as a user journey with variables (token chaining, CSV data) and think time;
+//! loads ramp through stages. The HTTP client speaks HTTP/1.1 with keep-alive, over TLS for https
+//! (rustls); HTTP/2 is not supported.
 
 pub mod baseline;
 mod config;
@@ -25,6 +26,6 @@ pub use config::{
 pub use engine::{run, run_with, RunHooks};
 pub use profile::{parse_stages, Stage};
 pub use scenario::{Scenario, ScenarioError};
-pub use summary::{ErrorCounts, Latency, RequestSummary, Summary, ThresholdResult, SCHEMA};
+pub use summary::{ErrorCounts, Latency, PhaseLatency, RequestSummary, Summary, ThresholdResult, SCHEMA};
 pub use threshold::{Metric, Op, Threshold, ThresholdError};
 pub use timeline::Second;

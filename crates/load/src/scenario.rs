@@ -108,6 +108,8 @@ pub struct Scenario {
     pub think_time: Option<Duration>,
     /// `data`: the CSV file's rows.
     pub data: Option<Arc<DataTable>>,
+    /// `insecure`: accept any https certificate.
+    pub insecure: bool,
 }
 
 impl Scenario {
@@ -247,6 +249,7 @@ impl Scenario {
             }
         }
         Ok(Scenario {
+            insecure: raw.insecure,
             sequential,
             think_time: raw.think_time,
             data,
@@ -271,6 +274,8 @@ impl Scenario {
             sequential: self.sequential,
             think_time: self.think_time,
             data: self.data.clone(),
+            insecure: self.insecure,
+            ca_file: None,
             url: first.url.clone(),
             method: first.method.clone(),
             headers: first.headers.clone(),
@@ -300,6 +305,8 @@ impl Scenario {
 struct RawScenario {
     model: Option<String>,
     flow: Option<String>,
+    #[serde(default)]
+    insecure: bool,
     #[serde(default, deserialize_with = "de_think_time")]
     think_time: Option<Duration>,
     data: Option<String>,
@@ -505,7 +512,7 @@ requests:
             ),
             ("rate: fast\n", "s.yaml:1: rate: invalid rate \"fast\""),
             ("duration: soon\n", "s.yaml:1: duration: invalid duration \"soon\""),
-            ("requests:\n  - url: https://h/\n", "s.yaml:2: requests[0]: url: unsupported URL"),
+            ("requests:\n  - url: ftp://h/\n", "s.yaml:2: requests[0]: url: unsupported URL"),
             (
                 "thresholds:\n  - p42<1s\nrequests: [{url: 'http://h/'}]\n",
                 "s.yaml:2: thresholds: threshold \"p42<1s\": unknown metric",

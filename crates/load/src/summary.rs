@@ -142,8 +142,9 @@ pub struct Summary {
     /// The overall latency distribution: (upper bound in ms, responses in the bucket), non-empty
     /// log-spaced buckets only.
     pub histogram: Vec<(f64, u64)>,
-    /// Time to connect (new connections only) and time to first byte, in milliseconds.
-    pub phases: Option<(Latency, Latency)>,
+    /// Time to connect and to finish the TLS handshake (new connections only), and time to first
+    /// byte, in milliseconds.
+    pub phases: Option<PhaseLatency>,
 }
 
 /// How a run went, beyond the counts: handed from the engine to the summary.
@@ -158,7 +159,19 @@ pub(crate) struct RunInfo {
 /// Phase histograms (microseconds).
 pub(crate) struct Phases {
     pub connect: Histogram<u64>,
+    pub tls: Histogram<u64>,
     pub ttfb: Histogram<u64>,
+}
+
+/// Latency of the phases of a request, in milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseLatency {
+    /// TCP connect of new connections.
+    pub connect: Latency,
+    /// TLS handshakes of new https connections (`None` without https).
+    pub tls: Option<Latency>,
+    /// From writing a request to reading its status line.
+    pub ttfb: Latency,
 }
 
 /// One scenario request's share of a run.
@@ -194,8 +207,11 @@ impl Summary {
         let started_at_unix_ms = started_at
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let phases = (!phases.ttfb.is_empty())
-            .then(|| (Latency::from_histogram(&phases.connect), Latency::from_histogram(&phases.ttfb)));
+        let phases = (!phases.ttfb.is_empty()).then(|| PhaseLatency {
+            connect: Latency::from_histogram(&phases.connect),
+            tls: (!phases.tls.is_empty()).then(|| Latency::from_histogram(&phases.tls)),
+            ttfb: Latency::from_histogram(&phases.ttfb),
+        });
         let mut s = Summary {
             model: cfg.model,
             requests: c.requests,
@@ -287,7 +303,13 @@ impl Summary {
             "passed": self.passed(),
             "target": self.target,
             "started_at_unix_ms": self.started_at_unix_ms,
-            "phases_ms": self.phases.as_ref().map(|(c, t)| json!({"connect": c.to_json(), "ttfb": t.to_json()})),
+            "phases_ms": self.phases.as_ref().map(|p| {
+                let mut v = json!({"connect": p.connect.to_json(), "ttfb": p.ttfb.to_json()});
+                if let Some(tls) = &p.tls {
+                    v["tls"] = tls.to_json();
+                }
+                v
+            }),
             "latency_histogram_ms": self.histogram.iter().map(|(le, n)| json!({"le": le, "count": n})).collect::<Vec<_>>(),
             "timeline": self.timeline.iter().map(Second::to_json).collect::<Vec<_>>(),
         })

@@ -396,7 +396,9 @@ async fn timeline_covers_every_second_and_adds_up() {
         assert!(sec.p99 >= sec.p50 && sec.max >= sec.p99, "{sec:?}");
         assert_eq!(sec.target, 100.0);
     }
-    let (connect, ttfb) = s.phases.clone().expect("phases measured");
+    let p = s.phases.clone().expect("phases measured");
+    let (connect, ttfb) = (p.connect, p.ttfb);
+    assert!(p.tls.is_none(), "no TLS on http");
     assert!(connect.count >= 1 && connect.max < 100.0, "{connect:?}");
     assert_eq!(ttfb.count, s.latency.count);
     assert!(ttfb.p50 >= 20.0 && ttfb.p50 <= s.latency.p50 + 0.01, "ttfb {ttfb:?} vs {:?}", s.latency);
@@ -580,4 +582,79 @@ requests:
     std::fs::write(&file, yaml.replace("data: users.csv", "data: nobody.csv")).unwrap();
     let e = Scenario::load(&file).unwrap_err().to_string();
     assert!(e.contains("data: ") && e.contains("nobody.csv"), "{e}");
+}
+
+/// An https server with a self-signed certificate for 127.0.0.1 answering every request on a
+/// keep-alive connection with 200 "ok"; returns its base URL and the certificate's PEM.
+async fn tls_server() -> (String, String) {
+    use tokio_rustls::rustls;
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let certs = vec![rustls::pki_types::CertificateDer::from(cert.der().to_vec())];
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(sock).await else { return };
+                let mut rd = BufReader::new(tls);
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line.trim().is_empty()
+                        && rd.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("https://{addr}/"), cert.pem())
+}
+
+/// https: a self-signed server is refused (a connect-class error) unless its CA is given or
+/// `insecure` is set; then connections are reused and the TLS handshakes are timed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_targets_are_verified_and_their_handshakes_timed() {
+    let (url, pem) = tls_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+
+    let s = run(config(&url, Model::Closed { vus: 2 }, Duration::from_millis(500)), None).await.unwrap();
+    assert!(s.requests > 0 && s.errors.connect == s.requests, "unknown issuer is refused: {}", s.to_text());
+
+    let mut cfg = config(&url, Model::Closed { vus: 2 }, Duration::from_millis(500));
+    cfg.ca_file = Some(ca.clone());
+    let s = run(cfg, None).await.unwrap();
+    assert_eq!(s.errors.total(), 0, "{}", s.to_text());
+    assert!(s.requests > 50, "{}", s.to_text());
+    let p = s.phases.clone().unwrap();
+    let tls = p.tls.expect("handshakes timed");
+    assert_eq!((tls.count, p.connect.count), (2, 2), "one handshake per pooled connection");
+    assert!(s.to_json()["phases_ms"]["tls"]["p50"].as_f64().unwrap() > 0.0);
+
+    let mut cfg = config(&url, Model::Closed { vus: 1 }, Duration::from_millis(300));
+    cfg.insecure = true;
+    let s = run(cfg, None).await.unwrap();
+    assert!(s.requests > 10 && s.errors.total() == 0, "{}", s.to_text());
+
+    let mut cfg = config(&url, Model::Closed { vus: 1 }, Duration::from_millis(300));
+    cfg.ca_file = Some(dir.path().join("missing.pem"));
+    let e = run(cfg, None).await.unwrap_err().to_string();
+    assert!(e.starts_with("tls: reading ") && e.contains("missing.pem"), "{e}");
 }

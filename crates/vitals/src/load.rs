@@ -19,7 +19,7 @@ const EXIT_BUDGET: i32 = 99;
 /// `vitals load` flags.
 #[derive(clap::Args)]
 pub struct LoadArgs {
-    /// The URL to request (http://); not with --scenario.
+    /// The URL to request (http:// or https://); not with --scenario.
     #[arg(required_unless_present = "scenario")]
     url: Option<String>,
     /// A YAML scenario file: workload, thresholds and several weighted requests with checks (instead of
@@ -56,6 +56,12 @@ pub struct LoadArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "10s")]
     timeout: String,
+    /// https: accept any server certificate (self-signed test servers).
+    #[arg(long, short = 'k')]
+    insecure: bool,
+    /// https: trust the CA certificates in this PEM file instead of the built-in roots.
+    #[arg(long)]
+    cacert: Option<PathBuf>,
     /// A budget such as `p95<500ms`, `errors<1%`, `rps>100` (repeatable).
     #[arg(long = "threshold")]
     thresholds: Vec<String>,
@@ -103,6 +109,10 @@ pub struct LoadArgs {
 pub fn main(a: LoadArgs) -> anyhow::Result<()> {
     let (mut cfg, suite) = config(&a)?;
     cfg.timeout = parse_duration(&a.timeout)?;
+    cfg.insecure |= a.insecure;
+    if a.cacert.is_some() {
+        cfg.ca_file = a.cacert.clone();
+    }
     for t in &a.thresholds {
         cfg.thresholds.push(Threshold::parse(t).with_context(|| format!("--threshold {t:?}"))?);
     }
