@@ -22,6 +22,10 @@ KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-1000000}
 MIN_RATIO=${MIN_RATIO:-1.0}
 MAX_DIFF_MS=${MAX_DIFF_MS:-1.0}
 PHASES=${PHASES:-throughput accuracy footprint}
+# Pin nginx and the client under test to separate cores (PIN=0 to let the scheduler place them).
+PIN=${PIN:-$([[ $(nproc) -ge 2 ]] && echo 1 || echo 0)}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
 OUT_JSON=${OUT_JSON:-$ROOT/bench/results/load-$(date -u +%Y%m%dT%H%M%SZ).json}
 KEEP_WORK=${KEEP_WORK:-0}
 NGINX=${NGINX:-nginx}
@@ -127,7 +131,9 @@ http {
     }
 }
 EOF
-"$NGINX" -e "$WORK/error.log" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' >"$WORK/nginx.out" 2>&1 &
+PIN_SERVER=() PIN_CLIENT=()
+if [[ $PIN == 1 ]]; then PIN_SERVER=(taskset -c "$SERVER_CPU") PIN_CLIENT=(taskset -c "$CLIENT_CPU"); fi
+"${PIN_SERVER[@]}" "$NGINX" -e "$WORK/error.log" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' >"$WORK/nginx.out" 2>&1 &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
 for _ in $(seq 50); do
@@ -136,7 +142,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 curl -sf -o /dev/null "$URL" || die "nginx does not answer on $URL"
-log "nginx on $URL (${FILE_BYTES} B file, worker_processes 1)"
+log "nginx on $URL (${FILE_BYTES} B file, worker_processes 1$([[ $PIN == 1 ]] && echo ", pinned to CPU $SERVER_CPU; clients to CPU $CLIENT_CPU"))"
 
 log_lines() { wc -l <"$WORK/access.log"; }
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
@@ -150,7 +156,7 @@ run_timed() {
 	shift
 	local n0 m0
 	n0=$(cpu_ticks "$NGINX_WORKER") m0=$(busy_ticks)
-	"$TIME" -f '%U %S %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || {
+	"${PIN_CLIENT[@]}" "$TIME" -f '%U %S %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || {
 		local rc=$?
 		# vitals load exits 99 when a threshold is broken; we pass none, so any failure is an error.
 		die "$name failed ($rc): $(tail -3 "$WORK/$name.err")"
