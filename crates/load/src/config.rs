@@ -46,6 +46,9 @@ pub enum ConfigError {
     InvalidHeader(String),
 }
 
+/// How long a run bounded by `iterations` may last when no duration is given (k6's maxDuration).
+pub const ITERATIONS_MAX_DURATION: Duration = Duration::from_secs(600);
+
 /// An `http://` or `https://` URL split into what the client needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpUrl {
@@ -168,6 +171,8 @@ pub struct LoadConfig {
     pub think_time: Option<Duration>,
     /// CSV rows handed to iterations in turn; the columns become `${name}` variables.
     pub data: Option<Arc<DataTable>>,
+    /// Stop after this many iterations (or at `duration`, whichever comes first).
+    pub iterations: Option<u64>,
     /// https: accept any server certificate (self-signed test servers).
     pub insecure: bool,
     /// https: trust the CA certificates in this PEM file instead of the built-in roots.
@@ -216,6 +221,7 @@ impl LoadConfig {
             sequential: false,
             think_time: None,
             data: None,
+            iterations: None,
             insecure: false,
             ca_file: None,
             url: HttpUrl::parse(url)?,
@@ -253,6 +259,9 @@ impl LoadConfig {
                 return Err(ConfigError::InvalidModel("the start rate must be a number >= 0"))
             }
             _ => {}
+        }
+        if self.iterations == Some(0) {
+            return Err(ConfigError::InvalidModel("iterations must be at least 1"));
         }
         if ramps && self.profile().max() <= 0.0 {
             return Err(ConfigError::InvalidModel("the stages never go above 0"));

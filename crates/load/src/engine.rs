@@ -1,7 +1,7 @@
 //! Runs a load test: the open-model scheduler, the workers, the connection pool and the stop signal.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
@@ -46,10 +46,13 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
     let start = Instant::now();
     let deadline = start + cfg.duration;
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Set when every iteration of an `iterations` bound has run.
+    let (finished_tx, finished_rx) = watch::channel(false);
     let cancel = hooks.cancel;
     let stopper = tokio::spawn(async move {
         let was_cancelled = tokio::select! {
             _ = sleep_until(deadline) => false,
+            _ = cancelled(Some(finished_rx)) => false,
             _ = cancelled(cancel) => true,
         };
         let _ = stop_tx.send(true);
@@ -90,6 +93,8 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
         permits: Semaphore::new(cfg.connections),
         start,
         timeline: Timeline::new(),
+        iterations: cfg.iterations,
+        claimed: AtomicU64::new(0),
         sequential: cfg.sequential,
         think_time: cfg.think_time,
         data: cfg.data.clone(),
@@ -120,7 +125,7 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
                 let (shared, stop, rx) = (shared.clone(), stop_rx.clone(), rx.clone());
                 workers.push(tokio::spawn(open_worker(shared, stop, rx, n_targets)));
             }
-            dropped = schedule(profile.clone(), start, deadline, tx, stop_rx.clone()).await;
+            dropped = schedule(profile.clone(), start, deadline, cfg.iterations, tx, stop_rx.clone()).await;
         }
     }
 
@@ -130,6 +135,8 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
             total.merge(stats);
         }
     }
+    // Workers only end on their own when the iteration bound is used up.
+    let _ = finished_tx.send(true);
     let (stopped_at, was_cancelled) = stopper.await.unwrap_or_else(|_| (Instant::now(), false));
     let duration = stopped_at.duration_since(start);
     let (mut seconds, next) = ticker.await.unwrap_or_default();
@@ -226,6 +233,7 @@ async fn schedule(
     profile: Profile,
     t0: Instant,
     deadline: Instant,
+    iterations: Option<u64>,
     tx: mpsc::Sender<Instant>,
     stop: watch::Receiver<bool>,
 ) -> u64 {
@@ -233,7 +241,7 @@ async fn schedule(
     let flag = stopping.clone();
     let pacer = std::thread::Builder::new().name("vitals-load-pacer".into()).spawn(move || {
         let mut dropped = 0u64;
-        for i in 0u64.. {
+        for i in 0..iterations.unwrap_or(u64::MAX) {
             let Some(at) = profile.arrival(i) else { break };
             let intended = t0 + Duration::from_secs_f64(at);
             if intended >= deadline || flag.load(Ordering::Relaxed) {
@@ -252,9 +260,15 @@ async fn schedule(
         dropped
     });
     let Ok(pacer) = pacer else { return 0 };
-    stopped(stop).await;
-    stopping.store(true, Ordering::Relaxed);
-    tokio::task::spawn_blocking(move || pacer.join().unwrap_or(0)).await.unwrap_or(0)
+    // The pacer ends at the deadline, after the last of `iterations`, or when told to stop; its
+    // queue's sender goes with it, so the workers end once the queue is drained.
+    let joined = tokio::task::spawn_blocking(move || pacer.join().unwrap_or(0));
+    tokio::pin!(joined);
+    tokio::select! {
+        dropped = &mut joined => return dropped.unwrap_or(0),
+        _ = stopped(stop) => stopping.store(true, Ordering::Relaxed),
+    }
+    joined.await.unwrap_or(0)
 }
 
 /// What every worker shares: the requests, the timeout and the connection pool.
@@ -273,6 +287,10 @@ struct Shared {
     start: Instant,
     /// Per-second results.
     timeline: Timeline,
+    /// The most iterations to run (closed model; the open model's pacer stops by itself).
+    iterations: Option<u64>,
+    /// Iterations started so far (closed model with a bound).
+    claimed: AtomicU64,
     /// Every iteration runs all requests in order (a flow) instead of one from the weighted mix.
     sequential: bool,
     /// Pause after each request (closed model) or between the steps of a flow.
@@ -353,6 +371,9 @@ async fn closed_worker(
                 _ = &mut stop => break,
                 _ = vus.changed() => continue,
             }
+        }
+        if shared.iterations.is_some_and(|n| shared.claimed.fetch_add(1, Ordering::Relaxed) >= n) {
+            break;
         }
         tokio::select! {
             biased;

@@ -47,6 +47,7 @@ use std::time::Duration;
 use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 
+use crate::config::ITERATIONS_MAX_DURATION;
 use crate::config::{
     default_connections, parse_duration, parse_rate, Checks, HttpUrl, LoadConfig, Model, RequestSpec, DEFAULT_BACKLOG,
 };
@@ -110,6 +111,8 @@ pub struct Scenario {
     pub data: Option<Arc<DataTable>>,
     /// `insecure`: accept any https certificate.
     pub insecure: bool,
+    /// `iterations`: stop after this many (the duration defaults to 10 minutes then).
+    pub iterations: Option<u64>,
 }
 
 impl Scenario {
@@ -249,6 +252,7 @@ impl Scenario {
             }
         }
         Ok(Scenario {
+            iterations: raw.iterations,
             insecure: raw.insecure,
             sequential,
             think_time: raw.think_time,
@@ -276,12 +280,17 @@ impl Scenario {
             data: self.data.clone(),
             insecure: self.insecure,
             ca_file: None,
+            iterations: self.iterations,
             url: first.url.clone(),
             method: first.method.clone(),
             headers: first.headers.clone(),
             body: first.body.clone(),
             model,
-            duration: self.duration.unwrap_or(Duration::from_secs(10)),
+            duration: self.duration.unwrap_or(if self.iterations.is_some() {
+                ITERATIONS_MAX_DURATION
+            } else {
+                Duration::from_secs(10)
+            }),
             connections: self.connections.unwrap_or_else(|| default_connections(model)),
             timeout: Duration::from_secs(10),
             backlog: DEFAULT_BACKLOG,
@@ -307,6 +316,7 @@ struct RawScenario {
     flow: Option<String>,
     #[serde(default)]
     insecure: bool,
+    iterations: Option<u64>,
     #[serde(default, deserialize_with = "de_think_time")]
     think_time: Option<Duration>,
     data: Option<String>,

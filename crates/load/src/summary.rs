@@ -135,6 +135,8 @@ pub struct Summary {
     pub requests_by_name: BTreeMap<String, RequestSummary>,
     /// What the run was aimed at (URL or scenario file).
     pub target: String,
+    /// The iteration bound, when the run had one.
+    pub iterations_limit: Option<u64>,
     /// Wall-clock start, milliseconds since the Unix epoch.
     pub started_at_unix_ms: i64,
     /// One entry per second of the run.
@@ -232,6 +234,7 @@ impl Summary {
                 })
                 .collect(),
             target: cfg.target_name.clone(),
+            iterations_limit: cfg.iterations,
             started_at_unix_ms,
             timeline,
             histogram: log_buckets(hist),
@@ -302,6 +305,7 @@ impl Summary {
             "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual})).collect::<Vec<_>>(),
             "passed": self.passed(),
             "target": self.target,
+            "iterations_limit": self.iterations_limit,
             "started_at_unix_ms": self.started_at_unix_ms,
             "phases_ms": self.phases.as_ref().map(|p| {
                 let mut v = json!({"connect": p.connect.to_json(), "ttfb": p.ttfb.to_json()});
@@ -389,7 +393,11 @@ impl Summary {
             Model::Closed { vus } => format!("closed model, {vus} VU{}", if vus == 1 { "" } else { "s" }),
             Model::Open { rate_per_sec } => format!("open model, {rate_per_sec}/s"),
         };
-        let stop = if self.cancelled { " (cancelled)" } else { "" };
+        let stop = match (self.cancelled, self.iterations_limit) {
+            (true, _) => " (cancelled)".to_string(),
+            (false, Some(n)) => format!(" (at most {n} iterations)"),
+            (false, None) => String::new(),
+        };
         let _ = writeln!(out, "{model}, {:.1}s{stop}", self.duration.as_secs_f64());
         let _ =
             writeln!(out, "requests    {} ({:.1}/s), {} bytes received", self.requests, self.rps, self.bytes_received);
@@ -484,6 +492,7 @@ mod tests {
             thresholds,
             requests_by_name: BTreeMap::new(),
             target: "http://h/".into(),
+            iterations_limit: None,
             started_at_unix_ms: 0,
             timeline: Vec::new(),
             histogram: Vec::new(),

@@ -24,7 +24,7 @@ pub struct LoadArgs {
     url: Option<String>,
     /// A YAML scenario file: workload, thresholds and several weighted requests with checks (instead of
     /// URL and the request and model flags; --timeout and --threshold still apply).
-    #[arg(long, conflicts_with_all = ["url", "rate", "vus", "duration", "connections", "method", "headers", "body", "stages"])]
+    #[arg(long, conflicts_with_all = ["url", "rate", "vus", "duration", "connections", "method", "headers", "body", "stages", "iterations"])]
     scenario: Option<PathBuf>,
     /// Open model: requests per second (`500/s`, `30000/m`); latency counts from the intended send time.
     /// With --stages, the rate to start from (`--rate 0` ramps from nothing).
@@ -38,9 +38,12 @@ pub struct LoadArgs {
     /// second with --rate. The run lasts as long as the stages, or --duration when that is longer.
     #[arg(long)]
     stages: Option<String>,
-    /// How long to run (`30s`, `2m`; default 10s).
+    /// How long to run (`30s`, `2m`; default 10s, or 10m with --iterations).
     #[arg(long)]
     duration: Option<String>,
+    /// Stop after this many iterations (requests, or flows of a sequential scenario), or at --duration.
+    #[arg(long)]
+    iterations: Option<u64>,
     /// Connections in the pool (default: VUs, or 100 in the open model).
     #[arg(long)]
     connections: Option<usize>,
@@ -230,6 +233,10 @@ fn config(a: &LoadArgs) -> anyhow::Result<(LoadConfig, String)> {
     let mut cfg = LoadConfig::new(url)?.with_model(model);
     if let Some(s) = &a.stages {
         cfg = cfg.with_stages(parse_stages(s)?);
+    }
+    cfg.iterations = a.iterations;
+    if a.iterations.is_some() && !ramps {
+        cfg.duration = vitals_load::ITERATIONS_MAX_DURATION;
     }
     if let Some(d) = &a.duration {
         let d = parse_duration(d)?;

@@ -70,6 +70,19 @@ fn load_runs_reports_and_fails_ci_on_a_broken_budget() {
         .unwrap();
     assert_eq!(out.status.code(), Some(99), "a broken threshold fails CI: {}", String::from_utf8_lossy(&out.stdout));
 
+    // An iteration bound: exactly that many requests, and the run ends as soon as they are done.
+    let started = std::time::Instant::now();
+    let out = Command::new(bin)
+        .args(["load", &url, "--vus", "3", "--iterations", "25"])
+        .arg("--summary-json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!((s["requests"].as_u64(), s["iterations_limit"].as_u64()), (Some(25), Some(25)), "{s}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
     let out = Command::new(bin).args(["load", &url, "--threshold", "p95<fast"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("p95<fast"), "the error names the threshold");
