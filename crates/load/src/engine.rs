@@ -156,12 +156,17 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
     let by_name = if cfg.requests.is_empty() {
         Vec::new()
     } else {
-        specs.iter().map(|r| r.name.clone()).zip(std::mem::take(&mut total.by_request)).collect()
+        let mut by = std::mem::take(&mut total.by_request);
+        if let [only] = by.as_mut_slice() {
+            // One request: its latencies are all the latencies (not recorded twice).
+            only.hist = hist.clone();
+        }
+        specs.iter().map(|r| r.name.clone()).zip(by).collect()
     };
     let phases = Phases {
-        connect: std::mem::replace(&mut total.connect, new_histogram()),
-        tls: std::mem::replace(&mut total.tls, new_histogram()),
-        ttfb: std::mem::replace(&mut total.ttfb, new_histogram()),
+        connect: std::mem::replace(&mut total.connect, phase_histogram()),
+        tls: std::mem::replace(&mut total.tls, phase_histogram()),
+        ttfb: std::mem::replace(&mut total.ttfb, phase_histogram()),
     };
     let run = RunInfo { duration, cancelled: was_cancelled, started_at, timeline: seconds, phases };
     Ok(Summary::build(&cfg, run, &hist, total.counts(dropped), by_name))
@@ -538,6 +543,12 @@ async fn exchange(req: &PreparedRequest, conn: Option<Conn>) -> Result<(Response
     Ok((resp, conn))
 }
 
+/// Histograms for the phases (connect, TLS, TTFB): 2 significant digits are plenty there and take a
+/// tenth of the memory.
+fn phase_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).expect("static histogram bounds are valid")
+}
+
 fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid")
 }
@@ -567,18 +578,23 @@ struct Stats {
 }
 
 impl Stats {
+    /// Tallies for `n_targets` requests; per-request histograms only when there are several (a
+    /// single-URL run reports none, and each histogram costs ~190 KB per worker).
     fn new(n_targets: usize) -> Stats {
         Stats {
             hist: new_histogram(),
-            connect: new_histogram(),
-            tls: new_histogram(),
-            ttfb: new_histogram(),
+            connect: phase_histogram(),
+            tls: phase_histogram(),
+            ttfb: phase_histogram(),
             requests: 0,
             errors: ErrorCounts::default(),
             bytes: 0,
             status_codes: BTreeMap::new(),
             by_request: (0..n_targets)
-                .map(|_| RequestStats { hist: new_histogram(), requests: 0, errors: 0 })
+                .map(|_| {
+                    let hist = if n_targets > 1 { new_histogram() } else { phase_histogram() };
+                    RequestStats { hist, requests: 0, errors: 0 }
+                })
                 .collect(),
         }
     }
@@ -588,7 +604,9 @@ impl Stats {
     fn record(&mut self, i: usize, resp: Response, latency: Duration, checks: &Checks, extracted: bool) -> bool {
         let us = micros(latency);
         self.hist.saturating_record(us);
-        self.by_request[i].hist.saturating_record(us);
+        if self.by_request.len() > 1 {
+            self.by_request[i].hist.saturating_record(us);
+        }
         self.bytes += resp.bytes;
         *self.status_codes.entry(resp.status).or_default() += 1;
         if checks.status.is_empty() && resp.status >= 400 {
