@@ -3,9 +3,10 @@
 
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { Labels, MatrixSeries } from './api';
+import type { Labels, MatrixSeries, QueryData } from './api';
 import { h, replace } from './dom';
 import { axisLabels, formatLabels, formatValue } from './format';
+import { appendLive } from './live';
 import { formatTime } from './time';
 
 export interface Aligned {
@@ -103,9 +104,17 @@ export interface ChartOptions {
   legend?: boolean;
 }
 
+/** Runs `fn` at the next animation frame (a timer where there are no frames). */
+function nextFrame(fn: () => void): void {
+  if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => fn());
+  else setTimeout(fn, 16);
+}
+
 /**
  * A chart in a container `<div data-testid="chart" data-series=N data-points=M>` (points: the
- * number of aligned timestamps) with a legend of `data-testid="legend-item"` entries.
+ * number of aligned timestamps) with a legend of `data-testid="legend-item"` entries. While it
+ * follows a live stream the container has `data-live="1"` and `data-last-push-ms` (the commit time
+ * of the last pushed answer that was drawn).
  */
 export class Chart {
   readonly el: HTMLElement;
@@ -117,6 +126,13 @@ export class Chart {
   private data: Aligned | null = null;
   private ro: ResizeObserver | null = null;
   private hidden = new Set<string>();
+  /** The matrix drawn (with the points pushed live). */
+  private matrix: MatrixSeries[] = [];
+  /** The user zoomed in (drag): live redraws keep the zoom until a double-click or a new query. */
+  private zoomed = false;
+  private pending = false;
+  private pendingPushMs: number | null = null;
+  private pendingRange: { start: number; end: number } | null = null;
 
   constructor(private opts: ChartOptions = {}) {
     this.plotEl = h('div', { class: 'chart-plot' });
@@ -142,6 +158,7 @@ export class Chart {
 
   /** Shows a message instead of the plot (and clears it). */
   message(text: string, kind: 'info' | 'error' = 'info'): void {
+    this.matrix = [];
     this.destroyPlot();
     this.el.dataset.series = '0';
     this.el.dataset.points = '0';
@@ -156,6 +173,47 @@ export class Chart {
    * so that a chart shows the range that was asked for.
    */
   setMatrix(matrix: MatrixSeries[], range?: { start: number; end: number }): void {
+    this.zoomed = false;
+    this.pending = false;
+    this.pendingRange = null;
+    this.draw(matrix, range);
+  }
+
+  /** Marks the chart as following a live stream (`data-live="1"`) or not. */
+  setLive(on: boolean): void {
+    if (on) this.el.dataset.live = '1';
+    else {
+      delete this.el.dataset.live;
+      this.pending = false;
+    }
+  }
+
+  /** The matrix drawn now, including the points pushed live. */
+  currentMatrix(): MatrixSeries[] {
+    return this.matrix;
+  }
+
+  /**
+   * Appends a pushed instant answer (see `appendLive`) and redraws at the next frame (pushes that
+   * come faster are drawn together), the time axis ending at the answer's time.
+   */
+  pushLive(d: QueryData, ev: { t: number; commitMs: number }, rangeSeconds: number, resolution: number): void {
+    const t = ev.t / 1000;
+    this.matrix = appendLive(this.matrix, d, rangeSeconds, { t, resolution });
+    this.pendingPushMs = ev.commitMs;
+    this.pendingRange = { start: t - rangeSeconds, end: t };
+    if (this.pending) return;
+    this.pending = true;
+    nextFrame(() => {
+      if (!this.pending) return;
+      this.pending = false;
+      this.draw(this.matrix, this.pendingRange ?? undefined, true);
+      if (this.pendingPushMs !== null) this.el.dataset.lastPushMs = String(this.pendingPushMs);
+    });
+  }
+
+  private draw(matrix: MatrixSeries[], range?: { start: number; end: number }, live = false): void {
+    this.matrix = matrix;
     const data = alignMatrix(matrix, { stacked: this.opts.stacked });
     this.data = data;
     this.el.dataset.series = String(data.ys.length);
@@ -170,16 +228,19 @@ export class Chart {
     this.msgEl.removeAttribute('data-testid');
     const sig = `${this.opts.stacked ? 's' : ''}|${data.labels.map(formatLabels).join('\n')}`;
     const aligned = [data.x, ...data.ys] as unknown as uPlot.AlignedData;
+    const keepZoom = live && this.zoomed;
     if (this.u && sig === this.signature) {
-      this.u.setData(aligned);
-      this.updateLegendValues(null);
+      this.u.setData(aligned, !keepZoom);
+      this.updateLegendValues(live ? (this.u.cursor.idx ?? null) : null);
     } else {
-      this.signature = sig;
+      // (destroyPlot clears the signature, so it is set after.)
       this.destroyPlot();
+      this.signature = sig;
       this.u = new uPlot(this.makeOptions(data), aligned, this.plotEl);
       this.buildLegend();
+      if (keepZoom) this.zoomed = false;
     }
-    if (range && range.end > range.start) {
+    if (range && range.end > range.start && !(keepZoom && this.zoomed)) {
       this.u.setScale('x', { min: Math.min(range.start, data.x[0]), max: Math.max(range.end, data.x[data.x.length - 1]) });
     }
   }
@@ -242,7 +303,16 @@ export class Chart {
               size: (_u, values) => Math.max(40, Math.ceil(Math.max(0, ...(values ?? []).map((v) => String(v).length)) * 8 + 22)),
             }),
           ],
-      hooks: spark ? {} : { setCursor: [(u) => this.updateLegendValues(u.cursor.idx ?? null)] },
+      hooks: spark
+        ? {}
+        : {
+            setCursor: [(u) => this.updateLegendValues(u.cursor.idx ?? null)],
+            // A drag selection zooms (uPlot's default); live redraws must not undo it.
+            setSelect: [(u) => {
+              if (u.select.width > 0) this.zoomed = true;
+            }],
+            ready: [(u) => u.over.addEventListener('dblclick', () => (this.zoomed = false))],
+          },
     };
   }
 
@@ -301,6 +371,7 @@ export class Chart {
   }
 
   destroy(): void {
+    this.pending = false;
     this.ro?.disconnect();
     this.destroyPlot();
   }

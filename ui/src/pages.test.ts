@@ -8,6 +8,8 @@ vi.mock('uplot', () => ({
     height = 200;
     cursor = { idx: null };
     constructor(_opts: unknown, _data: unknown, el: HTMLElement) {
+      const g = globalThis as { __uplots?: number };
+      g.__uplots = (g.__uplots ?? 0) + 1;
       el.appendChild(document.createElement('canvas'));
     }
     setData() {}
@@ -19,8 +21,10 @@ vi.mock('uplot', () => ({
 }));
 
 import { Scope } from './dom';
+import { resetLiveFailures } from './live';
 import type { PageContext } from './page';
 import { alertsPage } from './pages/alerts';
+import { dashboardsPage } from './pages/dashboards';
 import { explorePage } from './pages/explore';
 import { overviewPage } from './pages/overview';
 import { statusPage } from './pages/probes';
@@ -67,7 +71,44 @@ beforeEach(() => {
 afterEach(() => {
   scope?.dispose();
   vi.unstubAllGlobals();
+  vi.useRealTimers();
+  resetLiveFailures();
+  FakeEventSource.all = [];
 });
+
+/** A stand-in for the browser's EventSource, driven by the test. */
+class FakeEventSource {
+  static all: FakeEventSource[] = [];
+  listeners = new Map<string, Array<(e: MessageEvent) => void>>();
+  closed = false;
+  constructor(public url: string) {
+    FakeEventSource.all.push(this);
+  }
+  get queries(): string[] {
+    return new URL(this.url, 'http://vitals.test').searchParams.getAll('query');
+  }
+  addEventListener(type: string, l: (e: MessageEvent) => void) {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), l]);
+  }
+  close() {
+    this.closed = true;
+  }
+  emit(type: string, data?: unknown) {
+    for (const l of this.listeners.get(type) ?? []) l({ data: JSON.stringify(data) } as MessageEvent);
+  }
+  /** Sends one result event for query `index` with a vector answer. */
+  push(index: number, commitMs: number, samples: Array<[Record<string, string>, string]>, tMs = commitMs + 2) {
+    this.emit('result', {
+      index,
+      initial: false,
+      commit_ms: commitMs,
+      t: tMs,
+      response: { status: 'success', data: { resultType: 'vector', result: samples.map(([metric, v]) => ({ metric, value: [tMs / 1000, v] })) } },
+    });
+  }
+}
+const open = () => FakeEventSource.all.filter((s) => !s.closed);
+const frame = () => new Promise((r) => setTimeout(r, 40));
 
 describe('explore page', () => {
   it('runs the query from the URL and draws one series per result', async () => {
@@ -150,6 +191,146 @@ describe('explore page', () => {
     expect(valueCall.url.searchParams.getAll('match[]')).toEqual(['up']);
     input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Tab' }));
     expect(input.value).toBe('up{job="node"');
+  });
+});
+
+describe('live charts', () => {
+  const nowS = () => Math.floor(Date.now() / 1000);
+  const rangeAnswer = (n: number) => {
+    const end = nowS();
+    return ok({
+      resultType: 'matrix',
+      result: ['a', 'b'].map((h) => ({ metric: { handler: h }, values: Array.from({ length: n }, (_, i): [number, string] => [end - (n - 1 - i) * 15, String(i)]) })),
+    });
+  };
+
+  it('explore subscribes after the range query and appends pushed points', async () => {
+    vi.stubGlobal('EventSource', FakeEventSource);
+    stubFetch((url) => (url.pathname === '/api/v1/query_range' ? rangeAnswer(4) : undefined));
+    const root = mount(explorePage, '/explore?expr=sum%20by%20(handler)(x)&range=1h');
+    await flush();
+    const chart = $(root, 'chart')!;
+    expect(chart.dataset.points).toBe('4');
+    expect(chart.dataset.live).toBe('1');
+    expect(open().map((s) => s.queries)).toEqual([['sum by (handler)(x)']]);
+    expect($(root, 'explore-live')!.textContent).toContain('live');
+
+    const plots = (globalThis as { __uplots?: number }).__uplots ?? 0;
+    const t = Date.now() + 5000;
+    open()[0].push(0, t, [[{ handler: 'a' }, '10'], [{ handler: 'b' }, '20']]);
+    await frame();
+    // The same series: the plot is kept (setData), not made again.
+    expect((globalThis as { __uplots?: number }).__uplots).toBe(plots);
+    expect(chart.dataset.points).toBe('5');
+    expect(chart.dataset.series).toBe('2');
+    expect(chart.dataset.lastPushMs).toBe(String(t));
+    expect($$(root, 'legend-item').map((e) => e.querySelector('.legend-value')!.textContent)).toEqual(['10', '20']);
+
+    // A new label set becomes a new series.
+    open()[0].push(0, t + 2000, [[{ handler: 'c' }, '30']]);
+    await frame();
+    expect(chart.dataset.series).toBe('3');
+    expect(chart.dataset.points).toBe('6');
+  });
+
+  it('explore closes the stream when the query is run again and when the page is left', async () => {
+    vi.stubGlobal('EventSource', FakeEventSource);
+    stubFetch((url) => (url.pathname === '/api/v1/query_range' ? rangeAnswer(2) : undefined));
+    const root = mount(explorePage, '/explore?expr=x&range=1h');
+    await flush();
+    const first = open()[0];
+    expect(first).toBeDefined();
+    ($(root, 'explore-input') as HTMLTextAreaElement).value = 'y';
+    $(root, 'explore-run')!.click();
+    await flush();
+    expect(first.closed).toBe(true);
+    expect(open().map((s) => s.queries)).toEqual([['y']]);
+    scope.dispose();
+    expect(open()).toEqual([]);
+  });
+
+  it('explore does not follow a range with an explicit end', async () => {
+    vi.stubGlobal('EventSource', FakeEventSource);
+    stubFetch((url) => (url.pathname === '/api/v1/query_range' ? rangeAnswer(2) : undefined));
+    const root = mount(explorePage, '/explore?expr=x&range=1h&end=1700000000');
+    await flush();
+    expect(FakeEventSource.all).toEqual([]);
+    expect($(root, 'chart')!.dataset.live).toBeUndefined();
+  });
+
+  it('explore falls back to polling every 10 s when the stream fails', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    vi.stubGlobal('EventSource', FakeEventSource);
+    stubFetch((url) => (url.pathname === '/api/v1/query_range' ? rangeAnswer(3) : undefined));
+    const root = mount(explorePage, '/explore?expr=x&range=1h');
+    await flush();
+    open()[0].emit('error');
+    const chart = $(root, 'chart')!;
+    expect(chart.dataset.live).toBeUndefined();
+    expect(open()).toEqual([]);
+    expect($(root, 'explore-live')!.textContent).toContain('refresh 10 s');
+    const before = calls.filter((c) => c.url.pathname === '/api/v1/query_range').length;
+    vi.advanceTimersByTime(10_000);
+    await flush();
+    expect(calls.filter((c) => c.url.pathname === '/api/v1/query_range').length).toBe(before + 1);
+    // Live was tried a moment ago: it stays on polling.
+    expect(open()).toEqual([]);
+  });
+
+  it('the overview host cards follow the stream', async () => {
+    vi.stubGlobal('EventSource', FakeEventSource);
+    stubFetch((url) => {
+      if (url.pathname === '/api/v1/query') return ok({ resultType: 'vector', result: [{ metric: {}, value: [1, '40'] }] });
+      if (url.pathname === '/api/v1/query_range') return ok({ resultType: 'matrix', result: [{ metric: {}, values: [[nowS() - 30, '1'], [nowS(), '2']] }] });
+      if (url.pathname === '/api/v1/targets') return ok({ activeTargets: [] });
+      return undefined;
+    });
+    const root = mount(overviewPage, '/');
+    await flush();
+    expect(open().length).toBe(1);
+    expect(open()[0].queries.length).toBe(3);
+    const cpuChart = $($(root, 'card-cpu')!, 'chart')!;
+    expect(cpuChart.dataset.live).toBe('1');
+    open()[0].push(0, Date.now() + 3000, [[{}, '55.5']]);
+    open()[0].push(2, Date.now() + 3000, [[{}, '77']]);
+    await frame();
+    expect($(root, 'card-cpu-value')!.textContent).toBe('55.5%');
+    expect($(root, 'card-disk-value')!.textContent).toBe('77%');
+    expect(cpuChart.dataset.points).toBe('3');
+  });
+
+  it('dashboard panels follow the stream and restart it for another job', async () => {
+    vi.stubGlobal('EventSource', FakeEventSource);
+    stubFetch((url) => {
+      if (url.pathname === '/api/v1/label/job/values') return ok(['node', 'other']);
+      if (url.pathname === '/api/v1/query') return ok({ resultType: 'vector', result: [{ metric: {}, value: [1, '1'] }] });
+      if (url.pathname === '/api/v1/query_range') return ok({ resultType: 'matrix', result: [{ metric: { mode: 'user' }, values: [[nowS(), '2']] }] });
+      return undefined;
+    });
+    const root = mount(dashboardsPage, '/dashboards?d=host');
+    await flush();
+    const panels = $$(root, 'panel');
+    expect(open().length).toBe(1);
+    const qs = open()[0].queries;
+    expect(qs.length).toBe(panels.length);
+    expect(qs[0]).toContain('job=~"node"');
+    const statIdx = panels.findIndex((p) => p.dataset.type === 'stat');
+    const tsIdx = panels.findIndex((p) => p.dataset.type === 'timeseries');
+    open()[0].push(statIdx, Date.now() + 1000, [[{}, '12']]);
+    open()[0].push(tsIdx, Date.now() + 1000, [[{ mode: 'user' }, '3']]);
+    await frame();
+    expect($(panels[statIdx], 'stat-value')!.textContent).toBe('12%');
+    const chart = $(panels[tsIdx], 'chart')!;
+    expect(chart.dataset.live).toBe('1');
+    expect(chart.dataset.points).toBe('2');
+    const first = open()[0];
+    const sel = $(root, 'dashboard-job') as HTMLSelectElement;
+    sel.value = 'other';
+    sel.dispatchEvent(new Event('change'));
+    await flush();
+    expect(first.closed).toBe(true);
+    expect(open().length).toBe(1);
+    expect(open()[0].queries[0]).toContain('job=~"other"');
   });
 });
 

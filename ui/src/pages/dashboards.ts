@@ -5,6 +5,7 @@ import { Chart } from '../chart';
 import { h, isAbort, noData, replace, select } from '../dom';
 import { ALL, DASHBOARDS, pickJob, substitute, type DashboardDef, type PanelDef } from '../dashboards';
 import { formatValue } from '../format';
+import { firstValue, LiveFeed, liveAvailable, liveResolution, type LiveEvent } from '../live';
 import { REFRESH_MS, type Page } from '../page';
 import { autoStep, parseDuration } from '../time';
 import { exploreHref, pageHeader, rangePicker } from '../widgets';
@@ -12,6 +13,9 @@ import { exploreHref, pageHeader, rangePicker } from '../widgets';
 interface LivePanel {
   def: PanelDef;
   refresh(vars: Record<string, string>, rangeSecs: number): Promise<void>;
+  /** A pushed instant answer of the panel's expression. */
+  push(d: api.QueryData, ev: LiveEvent, rangeSecs: number): void;
+  setLive(on: boolean): void;
 }
 
 function panel(def: PanelDef, signal: AbortSignal, onDestroy: (f: () => void) => void, range: () => string): { el: HTMLElement; live: LivePanel } {
@@ -35,6 +39,14 @@ function panel(def: PanelDef, signal: AbortSignal, onDestroy: (f: () => void) =>
             replace(value, noData(String(e)));
           }
         },
+        push(d) {
+          const v = firstValue(d);
+          replace(value, v === null ? noData() : formatValue(v, def.unit));
+        },
+        setLive(on) {
+          if (on) el.dataset.live = '1';
+          else delete el.dataset.live;
+        },
       },
     };
   }
@@ -55,6 +67,12 @@ function panel(def: PanelDef, signal: AbortSignal, onDestroy: (f: () => void) =>
           if (isAbort(e)) return;
           chart.message(`no data: ${String(e)}`, 'error');
         }
+      },
+      push(d, ev, rangeSecs) {
+        chart.pushLive(d, ev, rangeSecs, liveResolution(autoStep(rangeSecs)));
+      },
+      setLive(on) {
+        chart.setLive(on);
       },
     },
   };
@@ -97,6 +115,7 @@ export const dashboardsPage: Page = (root, ctx) => {
       h('label', null, 'Range ', rangePicker(range, (v) => {
         range = v;
         syncUrl();
+        stopLive();
         refresh();
       }, 'dashboard-range')),
     ),
@@ -105,10 +124,46 @@ export const dashboardsPage: Page = (root, ctx) => {
     grid,
   );
 
+  // After a load the panels follow the live stream; while it runs the 10 s refresh skips them, and
+  // a new job or range starts over (load, then live).
+  let feed: LiveFeed | null = null;
+  let generation = 0;
+  const stopLive = () => {
+    feed?.close();
+    feed = null;
+    for (const p of live) p.setLive(false);
+  };
+  scope.add(stopLive);
+
+  const startLive = (secs: number) => {
+    if (feed || scope.disposed || !job || !liveAvailable()) return;
+    const vars = { job };
+    const f = new LiveFeed(
+      live.map((p) => substitute(p.def.expr, vars)),
+      {
+        onResult: (i, d, ev) => {
+          if (feed !== f || d instanceof api.ApiError) return;
+          live[i]?.push(d, ev, secs);
+        },
+        onError: () => {
+          if (feed !== f) return;
+          feed = null;
+          for (const p of live) p.setLive(false);
+        },
+      },
+    );
+    if (f.closed) return;
+    feed = f;
+    for (const p of live) p.setLive(true);
+  };
+
   const refresh = () => {
     if (!job) return;
     const secs = parseDuration(range) ?? 3600;
-    for (const p of live) void p.refresh({ job }, secs);
+    const my = ++generation;
+    void Promise.all(live.map((p) => p.refresh({ job }, secs))).then(() => {
+      if (my === generation) startLive(secs);
+    });
   };
 
   // The $job variable: the jobs in the TSDB, the dashboard's default first choice.
@@ -129,6 +184,7 @@ export const dashboardsPage: Page = (root, ctx) => {
         (v) => {
           job = v;
           syncUrl();
+          stopLive();
           refresh();
         },
         { 'data-testid': 'dashboard-job', 'aria-label': 'job' },
@@ -136,6 +192,8 @@ export const dashboardsPage: Page = (root, ctx) => {
     );
     syncUrl();
     refresh();
-    scope.every(REFRESH_MS, refresh);
+    scope.every(REFRESH_MS, () => {
+      if (!feed) refresh();
+    });
   })();
 };

@@ -5,7 +5,8 @@ import { Chart } from '../chart';
 import { h, isAbort, replace, select } from '../dom';
 import { NameSource, promqlEditor } from '../editor';
 import { formatLabels } from '../format';
-import type { Page } from '../page';
+import { LiveFeed, liveAvailable, liveResolution } from '../live';
+import { REFRESH_MS, type Page } from '../page';
 import {
   autoStep,
   exploreSearch,
@@ -51,6 +52,7 @@ export const explorePage: Page = (root, ctx) => {
 
   const errorEl = h('div', { class: 'explore-error-slot' });
   const statsEl = h('div', { class: 'muted small', 'data-testid': 'explore-stats' });
+  const liveEl = h('span', { class: 'live-state small', 'data-testid': 'explore-live' });
   const resultEl = h('div', { class: 'explore-result' });
 
   const stepInput = h('input', {
@@ -122,6 +124,7 @@ export const explorePage: Page = (root, ctx) => {
       h('label', null, 'End ', endInput),
       h('label', null, stacked, ' stacked'),
       statsEl,
+      liveEl,
     ),
     resultEl,
   );
@@ -134,6 +137,91 @@ export const explorePage: Page = (root, ctx) => {
 
   let ctl: AbortController | null = null;
   scope.add(() => ctl?.abort());
+
+  // A graph whose range ends now follows the live stream, or polls every 10 s when live fails.
+  let feed: LiveFeed | null = null;
+  let pollTimer: ReturnType<typeof setInterval> | null = null;
+  const stopFollowing = () => {
+    feed?.close();
+    feed = null;
+    chart.setLive(false);
+    if (pollTimer !== null) clearInterval(pollTimer);
+    pollTimer = null;
+    showLive();
+  };
+  const showLive = () => {
+    liveEl.className = `live-state small${feed ? ' on' : ''}`;
+    replace(
+      liveEl,
+      feed
+        ? h('span', { title: 'new points are pushed by the server as data arrives' }, '● live')
+        : pollTimer !== null
+          ? h('span', { class: 'muted', title: 'the live stream failed; it is tried again after a minute' }, 'refresh 10 s')
+          : null,
+    );
+  };
+  scope.add(stopFollowing);
+
+  const follow = (st: ExploreState, step: number) => {
+    const rangeSecs = parseDuration(st.range) ?? 3600;
+    if (!liveAvailable()) {
+      poll(st);
+      return;
+    }
+    const f = new LiveFeed([st.expr], {
+      onResult: (_i, d, ev) => {
+        if (feed !== f || d instanceof api.ApiError) return;
+        chart.pushLive(d, ev, rangeSecs, liveResolution(step));
+      },
+      onError: () => {
+        if (feed !== f) return;
+        feed = null;
+        chart.setLive(false);
+        poll(st);
+      },
+    });
+    if (f.closed) {
+      poll(st);
+      return;
+    }
+    feed = f;
+    chart.setLive(true);
+    showLive();
+  };
+
+  // Polling: redraws the graph of the state that was run (not what the inputs hold now) and goes
+  // back to live once that may be tried again.
+  const poll = (st: ExploreState) => {
+    if (pollTimer !== null || scope.disposed) return;
+    pollTimer = setInterval(() => {
+      if (typeof document !== 'undefined' && document.hidden) return;
+      ctl?.abort();
+      const my = new AbortController();
+      ctl = my;
+      void graph(st, my.signal, performance.now())
+        .then((step) => {
+          if (ctl !== my || !liveAvailable()) return;
+          if (pollTimer !== null) clearInterval(pollTimer);
+          pollTimer = null;
+          follow(st, step);
+        })
+        .catch(() => {
+          /* the next tick tries again */
+        });
+    }, REFRESH_MS);
+    showLive();
+  };
+
+  /** Runs the graph's range query and draws it; gives the step. */
+  async function graph(st: ExploreState, signal: AbortSignal, t0: number): Promise<number> {
+    const { start, end, step } = resolveRange(st);
+    const d = await api.queryRange(st.expr, start, end, step, signal);
+    const m = d?.resultType === 'matrix' ? d.result : [];
+    chart.setMatrix(m, { start, end });
+    const points = m.reduce((n, s) => n + (s.values?.length ?? 0), 0);
+    replace(statsEl, `${m.length} series · ${points} points · step ${formatDuration(step)} · ${Math.round(performance.now() - t0)} ms`);
+    return step;
+  }
 
   const readState = (): ExploreState => {
     const step = stepInput.value.trim();
@@ -162,6 +250,7 @@ export const explorePage: Page = (root, ctx) => {
     ctx.setUrl(`/explore${exploreSearch(state)}`, !push);
     replace(errorEl);
     ctl?.abort();
+    stopFollowing();
     if (!state.expr) {
       replace(resultEl, h('p', { class: 'muted' }, 'Enter a PromQL expression and press Shift+Enter or Run.'));
       replace(statsEl);
@@ -173,13 +262,10 @@ export const explorePage: Page = (root, ctx) => {
     runBtn.disabled = true;
     try {
       if (state.tab === 'graph') {
-        const { start, end, step } = resolveRange(state);
         if (resultEl.firstChild !== chart.el) replace(resultEl, chart.el);
-        const d = await api.queryRange(state.expr, start, end, step, my.signal);
-        const m = d?.resultType === 'matrix' ? d.result : [];
-        chart.setMatrix(m, { start, end });
-        const points = m.reduce((n, s) => n + (s.values?.length ?? 0), 0);
-        replace(statsEl, `${m.length} series · ${points} points · step ${formatDuration(step)} · ${Math.round(performance.now() - t0)} ms`);
+        const st = state;
+        const step = await graph(st, my.signal, t0);
+        if (ctl === my && st.end === null && !scope.disposed) follow(st, step);
       } else {
         const { end } = resolveRange(state);
         const d = await api.query(state.expr, state.end === null ? undefined : end, my.signal);

@@ -4,6 +4,7 @@ import * as api from '../api';
 import { Chart } from '../chart';
 import { h, isAbort, noData, replace } from '../dom';
 import { formatLabels, formatValue } from '../format';
+import { firstValue, LiveFeed, liveAvailable, liveResolution } from '../live';
 import { normalizeSlos } from '../model';
 import { REFRESH_MS, type Page } from '../page';
 import { bar, card, cardNoData, exploreHref, pageHeader, type Card } from '../widgets';
@@ -48,7 +49,7 @@ export const overviewPage: Page = (root, ctx) => {
 
   replace(
     root,
-    pageHeader('Overview', h('span', { class: 'muted small' }, 'auto-refresh 10 s')),
+    pageHeader('Overview', h('span', { class: 'muted small' }, 'auto-refresh 10 s, host cards live')),
     h('div', { class: 'cards' }, targets.el, alerts.el, slos.el, cpu.el, mem.el, disk.el),
     slow,
   );
@@ -83,6 +84,39 @@ export const overviewPage: Page = (root, ctx) => {
         chart.message('no data');
       }
     }
+  };
+
+  // The host cards (values and sparklines) follow the live stream once their first load is done;
+  // while it runs the 10 s refresh leaves them alone, after it failed the refresh loads them again.
+  let feed: LiveFeed | null = null;
+  scope.add(() => feed?.close());
+  const startLive = () => {
+    if (feed || scope.disposed || !liveAvailable()) return;
+    const cards = [cpu, mem, disk];
+    const charts = [cpuChart, memChart, null];
+    const f = new LiveFeed([CPU_EXPR, MEM_EXPR, DISK_EXPR], {
+      onResult: (i, d, ev) => {
+        if (feed !== f || d instanceof api.ApiError) return;
+        const v = firstValue(d);
+        if (v === null) cardNoData(cards[i]);
+        else replace(cards[i].value, formatValue(v, 'percent'));
+        const chart = charts[i];
+        if (chart) {
+          chart.pushLive(d, ev, SPARK_RANGE, liveResolution(SPARK_STEP));
+          replace(cards[i].sub, 'last hour');
+        }
+      },
+      onError: () => {
+        if (feed !== f) return;
+        feed = null;
+        cpuChart.setLive(false);
+        memChart.setLive(false);
+      },
+    });
+    if (f.closed) return;
+    feed = f;
+    cpuChart.setLive(true);
+    memChart.setLive(true);
   };
 
   const refresh = () => {
@@ -138,9 +172,13 @@ export const overviewPage: Page = (root, ctx) => {
         ),
       );
     });
-    void guard(cpu, () => stat(cpu, CPU_EXPR, cpuChart), () => cpuChart.message('no data'));
-    void guard(mem, () => stat(mem, MEM_EXPR, memChart), () => memChart.message('no data'));
-    void guard(disk, () => stat(disk, DISK_EXPR, null));
+    if (!feed) {
+      void Promise.all([
+        guard(cpu, () => stat(cpu, CPU_EXPR, cpuChart), () => cpuChart.message('no data')),
+        guard(mem, () => stat(mem, MEM_EXPR, memChart), () => memChart.message('no data')),
+        guard(disk, () => stat(disk, DISK_EXPR, null)),
+      ]).then(startLive);
+    }
     void guard(
       null,
       async () => {
