@@ -9,7 +9,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 echo "== peers for the end-to-end tests (crates/vitals/tests/peers.rs, alerting.rs, crates/probe/tests/blackbox_peer.rs)"
 # Real peer binaries from Debian; the tests start and stop them themselves (no services).
 missing=()
-for p in prometheus prometheus-node-exporter victoria-metrics prometheus-alertmanager prometheus-blackbox-exporter openssl curl; do # package = binary name
+for p in prometheus prometheus-node-exporter victoria-metrics prometheus-alertmanager prometheus-blackbox-exporter openssl curl chromium; do # package = binary name
   command -v "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -29,10 +29,23 @@ if ! "$venv/bin/python" -c "import prometheus_client, opentelemetry.sdk, opentel
 fi
 export VITALS_PYTHON="$venv/bin/python"
 
-echo "== tests"
+echo "== UI unit tests (ui/, vitest)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --release 2>&1 | tee "$log"
-# cargo's last "test result" line is often an empty doc-test run; print the real total last.
+(cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && NO_COLOR=1 npm test) 2>&1 | tee -a "$log"
+
+echo "== tests"
+cargo test --workspace --release 2>&1 | tee -a "$log"
+
+echo "== UI end-to-end tests (ui/e2e: Debian's chromium driven by playwright-core against the release binary)"
+export VITALS_BIN="$CARGO_TARGET_DIR/release/vitals"
+export VITALS_E2E_ARTIFACTS="${VITALS_E2E_ARTIFACTS:-$PWD/ui/e2e/artifacts}"
+cargo build --release -p vitals
+(cd ui && NO_COLOR=1 npm run e2e) 2>&1 | tee -a "$log"
+echo "screenshots of every page: $VITALS_E2E_ARTIFACTS"
+# cargo's last "test result" line is often an empty doc-test run; print the real total last, adding
+# vitest's "Tests  N passed (N)" and node --test's "# pass N" / "# fail N" / "# skipped N" lines.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
-     END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s; if (p == 0) exit 1 }' "$log"
+     /^ *Tests +[0-9]/ { for (i = 1; i <= NF; i++) { if ($(i) == "passed") p += $(i-1); if ($(i) == "failed") f += $(i-1); if ($(i) == "skipped") s += $(i-1) } }
+     /^# (pass|fail|skipped) [0-9]+$/ { if ($2 == "pass") p += $3; if ($2 == "fail") f += $3; if ($2 == "skipped") s += $3 }
+     END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s; if (p == 0 || f > 0) exit 1 }' "$log"
