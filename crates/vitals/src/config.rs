@@ -53,6 +53,17 @@ pub struct Config {
     /// Limits of the ingest endpoints.
     #[serde(default)]
     pub limits: IngestLimits,
+    /// Where dashboards are kept as YAML/JSON files (default: `dashboards/` in the storage folder).
+    #[serde(default)]
+    pub dashboards: Option<DashboardsConfig>,
+}
+
+/// `dashboards:`: the folder of dashboard files the UI lists and saves to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardsConfig {
+    /// The folder (relative to the configuration file's folder).
+    pub path: PathBuf,
 }
 
 /// One `probes:` entry: a module run against targets at an interval.

@@ -112,6 +112,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         status.flags = args.flags();
     }
     *state.slos.lock() = cfg.slos.clone();
+    *state.dashboards_dir.lock() = Some(match (&cfg.dashboards, &args.config) {
+        (Some(d), Some(file)) => {
+            config::resolve(file.parent().unwrap_or(std::path::Path::new(".")), &d.path.to_string_lossy())
+        }
+        (Some(d), None) => d.path.clone(),
+        (None, _) => args.storage_path.join("dashboards"),
+    });
     let state = Arc::new(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server =

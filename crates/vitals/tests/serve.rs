@@ -542,3 +542,77 @@ fn live_stream_pushes_after_each_commit() {
         assert_eq!(json(&body)["errorType"], "bad_data", "{body}");
     }
 }
+
+/// Dashboards: built-ins and the files of the configured folder are listed (a broken file with its
+/// file:line error); saving validates and writes the file (YAML stays YAML), survives kill -9, and
+/// built-ins are read-only.
+#[test]
+fn dashboards_are_listed_saved_and_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let dash = dir.path().join("dash");
+    std::fs::create_dir_all(&dash).unwrap();
+    std::fs::write(dash.join("team.yaml"), "title: Team\npanels:\n  - {title: Up, type: stat, expr: up}\n").unwrap();
+    std::fs::write(dash.join("broken.yaml"), "title: Broken\npanels:\n  - {title: x, type: pie, expr: up}\n").unwrap();
+    let cfg = "dashboards:\n  path: dash\n";
+    let mut v = Vitals::start(dir.path(), Some(cfg), &[]);
+    let list = |v: &Vitals| {
+        let (code, body) = http_get(&format!("{}/api/v1/dashboards", v.url())).unwrap();
+        assert_eq!(code, 200, "{body}");
+        json(&body)["data"].as_array().unwrap().clone()
+    };
+    let l = list(&v);
+    let ids: Vec<&str> = l.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["host", "api", "broken", "team"], "{l:?}");
+    assert_eq!(l[3]["title"], "Team");
+    let err = l[2]["error"].as_str().unwrap();
+    assert!(err.contains("broken.yaml") && err.contains("panels[0].type: unknown panel type \"pie\""), "{err}");
+
+    let base = v.url();
+    let url = |id: &str| format!("{base}/api/v1/dashboards/{id}");
+    let (code, body) = http_get(&url("api")).unwrap();
+    assert_eq!((code, json(&body)["data"]["readonly"].clone()), (200, serde_json::json!(true)), "{body}");
+    assert!(json(&body)["data"]["panels"].as_array().unwrap().len() >= 4);
+
+    let new = br#"{"title":"Checkout","variables":[{"name":"job","default":"api"}],"panels":[{"title":"p95","type":"heatmap","expr":"sum by (le) (rate(http_request_duration_seconds_bucket{job=\"$job\"}[5m]))"}]}"#;
+    let (code, body) = http("PUT", &url("checkout"), &[("Content-Type", "application/json")], new).unwrap();
+    assert_eq!(code, 200, "{body}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dash.join("checkout.json")).unwrap()).unwrap();
+    assert_eq!(saved["panels"][0]["type"], "heatmap");
+    // YAML files are written back as YAML.
+    let team = br#"{"title":"Team 2","panels":[{"title":"Up","type":"gauge","expr":"avg(up)","min":0,"max":1}]}"#;
+    assert_eq!(http("PUT", &url("team"), &[], team).unwrap().0, 200);
+    let yaml = std::fs::read_to_string(dash.join("team.yaml")).unwrap();
+    assert!(yaml.contains("title: Team 2") && !dash.join("team.json").exists(), "{yaml}");
+
+    for (id, body, want) in [
+        ("bad", &br#"{"title":"x","panels":[{"title":"a","type":"stat","expr":"sum("}]}"#[..], "panels[0].expr"),
+        (
+            "bad",
+            &br#"{"title":"x","panels":[{"title":"a","type":"stat","expr":"up{job=\"$nope\"}"}]}"#[..],
+            "$nope is not a variable",
+        ),
+        ("bad", &b"{not json"[..], "invalid JSON"),
+        ("host", &new[..], "built in and read-only"),
+        ("../x", &new[..], "dashboard ids are"),
+    ] {
+        let (code, body) = http("PUT", &url(id), &[], body).unwrap();
+        assert!(code == 400 || code == 404, "{id}: {code} {body}");
+        if code == 400 {
+            assert!(json(&body)["error"].as_str().unwrap().contains(want), "{body}");
+        }
+    }
+    assert!(!dash.join("bad.json").exists());
+
+    // Acknowledged saves survive kill -9.
+    let port: u16 = v.addr.rsplit(':').next().unwrap().parse().unwrap();
+    v.kill9();
+    let v = Vitals::start_on(dir.path(), Some(cfg), &[], port);
+    let (code, body) = http_get(&url("checkout")).unwrap();
+    assert_eq!((code, json(&body)["data"]["title"].clone()), (200, serde_json::json!("Checkout")), "{body}");
+    let (code, _) = http("DELETE", &url("checkout"), &[], b"").unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(http_get(&url("checkout")).unwrap().0, 404);
+    assert_eq!(http("DELETE", &url("host"), &[], b"").unwrap().0, 400);
+    assert_eq!(list(&v).len(), 4);
+}

@@ -6,6 +6,7 @@
 
 mod am_api;
 pub mod auth;
+mod dashboards;
 mod handlers;
 mod live;
 mod meta_api;
@@ -143,6 +144,8 @@ pub struct WebState {
     pub probe_modules: Mutex<vitals_probe::Modules>,
     /// The probe manager, for `/api/v1/probes`.
     pub probes: OnceLock<Arc<vitals_probe::ProbeManager>>,
+    /// The folder of dashboard files, for `/api/v1/dashboards`.
+    pub dashboards_dir: Mutex<Option<std::path::PathBuf>>,
     /// The storage's commit counter, for `/api/v1/live`.
     pub commits: OnceLock<CommitSource>,
     /// The broadcast of commits to live subscribers, once one subscribed.
@@ -177,6 +180,7 @@ impl WebState {
             slos: Mutex::new(Vec::new()),
             host_metrics: OnceLock::new(),
             commits: OnceLock::new(),
+            dashboards_dir: Mutex::new(None),
             live: Mutex::new(None),
             probe_modules: Mutex::new(Default::default()),
             probes: OnceLock::new(),
@@ -265,6 +269,8 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/api/v1/alerts", get(rules_api::alerts))
         .route("/api/v1/slos", get(slo_api::slos))
         .route("/api/v1/live", get(live::live))
+        .route("/api/v1/dashboards", get(dashboards::list))
+        .route("/api/v1/dashboards/{id}", get(dashboards::get_one).put(dashboards::put).delete(dashboards::delete))
         .route("/api/v2/alerts", get(am_api::get_alerts).post(am_api::post_alerts))
         .route("/api/v2/alerts/groups", get(am_api::get_alert_groups))
         .route("/api/v2/silences", get(am_api::get_silences).post(am_api::post_silences))
