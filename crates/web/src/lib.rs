@@ -148,6 +148,8 @@ pub struct WebState {
     pub dashboards_dir: Mutex<Option<std::path::PathBuf>>,
     /// The storage's commit counter, for `/api/v1/live`.
     pub commits: OnceLock<CommitSource>,
+    /// Live streams open now (at most `live::MAX_STREAMS`).
+    live_streams: std::sync::atomic::AtomicUsize,
     /// The broadcast of commits to live subscribers, once one subscribed.
     live: Mutex<Option<tokio::sync::broadcast::Sender<(u64, i64)>>>,
     /// Host metrics in node_exporter's format, for `/host/metrics`.
@@ -182,6 +184,7 @@ impl WebState {
             commits: OnceLock::new(),
             dashboards_dir: Mutex::new(None),
             live: Mutex::new(None),
+            live_streams: std::sync::atomic::AtomicUsize::new(0),
             probe_modules: Mutex::new(Default::default()),
             probes: OnceLock::new(),
         }

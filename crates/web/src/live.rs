@@ -23,6 +23,17 @@ use crate::{api_error, query_json, WebState};
 
 /// The most queries one live connection may follow.
 const MAX_QUERIES: usize = 20;
+/// The most live connections at once (each costs an evaluation per query per commit).
+pub const MAX_STREAMS: usize = 1000;
+
+/// Counts an open live stream; dropped with the stream.
+struct StreamSlot(Arc<WebState>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.live_streams.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// The commit counter and the last commit's wall-clock time (ms), from the storage.
 pub type CommitSource = Arc<dyn Fn() -> (u64, i64) + Send + Sync>;
@@ -77,24 +88,31 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
     let Some(rx) = hub(&st) else {
         return api_error(503, "unavailable", "live updates need the local storage");
     };
+    if st.live_streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_STREAMS {
+        st.live_streams.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        return api_error(503, "unavailable", format!("too many live streams (at most {MAX_STREAMS})"));
+    }
+    let slot = StreamSlot(st.clone());
     let engine = st.engine.clone();
     let first = Some(now_ms());
-    let state = (rx, first, queries, storage, engine);
-    let stream = futures_util::stream::unfold(state, |(mut rx, mut first, queries, storage, engine)| async move {
-        let initial = first.is_some();
-        let commit_ms = match first.take() {
-            Some(t) => t,
-            None => loop {
-                match rx.recv().await {
-                    Ok((_, at)) => break at,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            },
-        };
-        let (qs, s, e) = (queries.clone(), storage.clone(), engine.clone());
-        let t = now_ms();
-        let events = tokio::task::spawn_blocking(move || {
+    let state = (rx, first, queries, storage, engine, slot);
+    let stream = futures_util::stream::unfold(
+        state,
+        |(mut rx, mut first, queries, storage, engine, slot)| async move {
+            let initial = first.is_some();
+            let commit_ms = match first.take() {
+                Some(t) => t,
+                None => loop {
+                    match rx.recv().await {
+                        Ok((_, at)) => break at,
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                },
+            };
+            let (qs, s, e) = (queries.clone(), storage.clone(), engine.clone());
+            let t = now_ms();
+            let events = tokio::task::spawn_blocking(move || {
             let mut out = String::new();
             let opts = QueryOptions { timeout: Some(Duration::from_secs(10)), ..QueryOptions::default() };
             for (i, q) in qs.iter().enumerate() {
@@ -112,8 +130,9 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
         })
         .await
         .unwrap_or_default();
-        Some((Ok::<Bytes, Infallible>(Bytes::from(events)), (rx, first, queries, storage, engine)))
-    });
+            Some((Ok::<Bytes, Infallible>(Bytes::from(events)), (rx, first, queries, storage, engine, slot)))
+        },
+    );
     let body = axum::body::Body::from_stream(stream);
     (
         [
