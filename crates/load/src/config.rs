@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::profile::{Profile, Stage};
 use crate::threshold::Threshold;
-use crate::vars::{DataTable, Extract};
+use crate::vars::{DataTable, Extract, PathStep};
 
 /// The default open-model backlog: how many seconds of requests (at the target rate) may wait for a
 /// connection before new iterations are dropped.
@@ -38,6 +38,9 @@ pub enum ConfigError {
     /// A model parameter is zero.
     #[error("invalid workload model: {0}")]
     InvalidModel(&'static str),
+    /// A threshold names a request the run does not have.
+    #[error("threshold {0:?}: no request has that name")]
+    UnknownRequest(String),
     /// `--stages` is not a comma-separated list of `DURATION:TARGET`.
     #[error("invalid stages {0:?}: expected DURATION:TARGET pairs separated by commas, e.g. 30s:50,1m:50,10s:0")]
     InvalidStages(String),
@@ -210,6 +213,8 @@ pub struct Checks {
     pub body_contains: Option<String>,
     /// The longest acceptable latency (measured as for the summary).
     pub max_latency: Option<Duration>,
+    /// Values the JSON body must have at these paths (`data.status: ok`).
+    pub json: Vec<(String, Vec<PathStep>, serde_json::Value)>,
 }
 
 impl LoadConfig {
@@ -290,6 +295,13 @@ impl LoadConfig {
             total_weight += u64::from(r.weight);
             if !names.insert(r.name) {
                 return Err(ConfigError::InvalidModel("request names must be unique"));
+            }
+        }
+        for t in &self.thresholds {
+            if let Some(name) = &t.scope {
+                if !self.request_specs().iter().any(|r| &r.name == name) {
+                    return Err(ConfigError::UnknownRequest(t.expr.clone()));
+                }
             }
         }
         if total_weight > MAX_TOTAL_WEIGHT {

@@ -15,7 +15,7 @@ use crate::http::{tls_connector, Conn, HttpError, PreparedRequest, Response};
 use crate::profile::Profile;
 use crate::summary::{ErrorCounts, Phases, RunInfo, Summary};
 use crate::timeline::{Second, Timeline};
-use crate::vars::{DataTable, Extract, Template};
+use crate::vars::{json_at, DataTable, Extract, Template};
 
 /// Largest latency the histograms track (1 hour, in microseconds); larger values are clamped.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -616,7 +616,16 @@ impl Stats {
         let status_ok = checks.status.is_empty() || checks.status.contains(&resp.status);
         let body_ok = checks.body_contains.as_ref().is_none_or(|needle| contains(&resp.body, needle.as_bytes()));
         let latency_ok = checks.max_latency.is_none_or(|max| latency <= max);
-        if status_ok && body_ok && latency_ok && extracted {
+        let json_ok = checks.json.is_empty() || {
+            let doc: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+            doc.is_some_and(|doc| {
+                checks
+                    .json
+                    .iter()
+                    .all(|(_, path, want)| json_at(doc.clone(), path).is_some_and(|got| json_equal(&got, want)))
+            })
+        };
+        if status_ok && body_ok && latency_ok && json_ok && extracted {
             return false;
         }
         self.errors.check += 1;
@@ -654,6 +663,20 @@ impl Stats {
             status_codes: self.status_codes,
             dropped_iterations: dropped,
         }
+    }
+}
+
+/// Whether a JSON value equals a check's expected value; numbers compare by value (`7` equals `7.0`)
+/// and a string check matches a number or bool written the same way (YAML `"7"`).
+fn json_equal(got: &serde_json::Value, want: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (got, want) {
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::Number(_) | Value::Bool(_), Value::String(s)) => {
+            let written = got.to_string();
+            written == *s
+        }
+        _ => got == want,
     }
 }
 

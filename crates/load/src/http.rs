@@ -102,7 +102,9 @@ impl PreparedRequest {
             is_head: cfg.method == "HEAD",
             addr: (cfg.url.host.clone(), cfg.url.port),
             tls,
-            capture_body: cfg.checks.body_contains.is_some() || cfg.extract.iter().any(|(_, e)| !e.needs_headers()),
+            capture_body: cfg.checks.body_contains.is_some()
+                || !cfg.checks.json.is_empty()
+                || cfg.extract.iter().any(|(_, e)| !e.needs_headers()),
             capture_headers: cfg.extract.iter().any(|(_, e)| e.needs_headers()),
         }
     }

@@ -12,7 +12,7 @@
 //!   - name: list
 //!     url: http://127.0.0.1:8080/items
 //!     weight: 3
-//!     checks: { status: [200], body_contains: '"items"', max_latency: 500ms }
+//!     checks: { status: [200], body_contains: '"items"', max_latency: 500ms, json: { page: 1 } }
 //!   - name: create
 //!     method: POST
 //!     url: http://127.0.0.1:8080/items
@@ -52,7 +52,7 @@ use crate::config::{
     default_connections, parse_duration, parse_rate, Checks, HttpUrl, LoadConfig, Model, RequestSpec, DEFAULT_BACKLOG,
 };
 use crate::profile::Stage;
-use crate::threshold::Threshold;
+use crate::threshold::{Threshold, ThresholdError};
 use crate::vars::{parse_json_path, DataTable, Extract, Template};
 
 /// An unreadable or invalid scenario file.
@@ -186,10 +186,17 @@ impl Scenario {
                     serde_json::to_vec(&v).unwrap_or_default()
                 }
             };
+            let mut json = Vec::new();
+            for (path, want) in r.checks.json {
+                let steps =
+                    parse_json_path(&path).map_err(|e| invalid(format!("requests[{i}] ({name}): checks.json: {e}")))?;
+                json.push((path, steps, want));
+            }
             let checks = Checks {
                 status: r.checks.status,
                 body_contains: r.checks.body_contains,
                 max_latency: r.checks.max_latency,
+                json,
             };
             let mut extract = Vec::new();
             for (var, how) in r.extract {
@@ -260,7 +267,7 @@ impl Scenario {
             duration: raw.duration,
             model,
             connections: raw.connections,
-            thresholds: raw.thresholds,
+            thresholds: raw.thresholds.0,
             requests,
             stages,
             file: file.to_string(),
@@ -327,7 +334,7 @@ struct RawScenario {
     rate: Option<f64>,
     connections: Option<usize>,
     #[serde(default)]
-    thresholds: Vec<Threshold>,
+    thresholds: Thresholds,
     #[serde(default)]
     requests: Vec<RawRequest>,
     #[serde(default)]
@@ -393,6 +400,8 @@ struct RawChecks {
     body_contains: Option<String>,
     #[serde(default, deserialize_with = "de_max_latency")]
     max_latency: Option<Duration>,
+    #[serde(default)]
+    json: BTreeMap<String, serde_json::Value>,
 }
 
 fn get() -> String {
@@ -445,6 +454,54 @@ fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
 
 fn de_url<'de, D: Deserializer<'de>>(d: D) -> Result<HttpUrl, D::Error> {
     keyed(d, "url", HttpUrl::parse)
+}
+
+/// `thresholds:` as a list (`[p95<500ms, "p95{name=login}<300ms"]`) or as k6's map
+/// (`{http_req_duration: ["p(95)<500"], "http_req_duration{name:login}": ["p(95)<300"]}`).
+#[derive(Default)]
+struct Thresholds(Vec<Threshold>);
+
+impl<'de> Deserialize<'de> for Thresholds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Thresholds;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of threshold expressions, or a map of k6 metric to a list of expressions")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Thresholds, A::Error> {
+                let mut out = Vec::new();
+                // Each element is parsed where it is, so its error carries its line.
+                while let Some(t) = seq.next_element::<Threshold>()? {
+                    out.push(t);
+                }
+                Ok(Thresholds(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Thresholds, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    out.extend(map.next_value_seed(K6Seed(key))?);
+                }
+                Ok(Thresholds(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The expressions of one k6 metric key in a `thresholds:` map.
+struct K6Seed(String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for K6Seed {
+    type Value = Vec<Threshold>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Threshold>, D::Error> {
+        let exprs = Vec::<String>::deserialize(d)?;
+        exprs
+            .iter()
+            .map(|e| Threshold::parse_k6(&self.0, e))
+            .collect::<Result<Vec<_>, ThresholdError>>()
+            .map_err(D::Error::custom)
+    }
 }
 
 impl<'de> Deserialize<'de> for Threshold {
@@ -505,6 +562,33 @@ requests:
         assert_eq!((s.model, s.connections, s.duration), (Model::Closed { vus: 3 }, 3, Duration::from_secs(10)));
         let s = Scenario::parse("rate: 20\nrequests: [{url: 'http://h/'}]\n", "m.yaml").unwrap();
         assert_eq!(s.model, Some(Model::Open { rate_per_sec: 20.0 }));
+    }
+
+    #[test]
+    fn k6_threshold_maps() {
+        let yaml = "thresholds:\n  http_req_duration: ['p(95)<500', 'avg<200']\n  'http_req_duration{name:list}': ['p(99)<1s']\n  http_req_failed: ['rate<0.01']\nrequests: [{name: list, url: 'http://h/'}]\n";
+        let s = Scenario::parse(yaml, "k.yaml").unwrap();
+        let exprs: Vec<&str> = s.thresholds.iter().map(|t| t.expr.as_str()).collect();
+        assert_eq!(
+            exprs,
+            [
+                "http_req_duration: p(95)<500",
+                "http_req_duration: avg<200",
+                "http_req_duration{name:list}: p(99)<1s",
+                "http_req_failed: rate<0.01"
+            ]
+        );
+        s.into_config().validate().unwrap();
+        let bad = "thresholds:\n  http_req_duration:\n    - 'p(42)<5'\nrequests: [{url: 'http://h/'}]\n";
+        let e = Scenario::parse(bad, "k.yaml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("k.yaml:2: thresholds: threshold \"http_req_duration: p(42)<5\"")
+                && e.contains("unknown metric"),
+            "{e}"
+        );
+        let unknown_name = "thresholds: ['p95{name=nope}<1s']\nrequests: [{url: 'http://h/'}]\n";
+        let cfg = Scenario::parse(unknown_name, "k.yaml").unwrap().into_config();
+        assert!(cfg.validate().unwrap_err().to_string().contains("no request has that name"));
     }
 
     #[test]

@@ -104,6 +104,10 @@ pub struct ThresholdResult {
     pub ok: bool,
     /// The measured value (ms for latencies), or `None` when there was no data.
     pub actual: Option<f64>,
+    /// How far past the bound the value is, in its unit (positive: broken by that much).
+    pub excess: Option<f64>,
+    /// The metric's unit (`ms`, `/s` or empty), for reports.
+    pub unit: &'static str,
 }
 
 /// The outcome of a run.
@@ -245,7 +249,8 @@ impl Summary {
             .iter()
             .map(|t| {
                 let actual = t.actual(&s);
-                ThresholdResult { expr: t.expr.clone(), ok: t.holds(actual), actual }
+                let excess = actual.map(|a| t.excess(a));
+                ThresholdResult { expr: t.expr.clone(), ok: t.holds(actual), actual, excess, unit: t.unit() }
             })
             .collect();
         s
@@ -302,7 +307,7 @@ impl Summary {
             "requests_by_name": by_name,
             "dropped_iterations": self.dropped_iterations,
             "bytes_received": self.bytes_received,
-            "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual})).collect::<Vec<_>>(),
+            "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual, "excess": t.excess})).collect::<Vec<_>>(),
             "passed": self.passed(),
             "target": self.target,
             "iterations_limit": self.iterations_limit,
@@ -342,7 +347,8 @@ impl Summary {
             } else {
                 failures += 1;
                 let actual = t.actual.map_or("no data".to_string(), |a| format!("{a}"));
-                let msg = xml_escape(&format!("threshold {} broken: actual {actual}", t.expr));
+                let by = t.excess.map_or(String::new(), |x| format!(", broken by {x}{}", t.unit));
+                let msg = xml_escape(&format!("threshold {} broken: actual {actual}{by}", t.expr));
                 let _ = write!(
                     cases,
                     ">\n      <failure type=\"threshold\" message=\"{msg}\">{msg}</failure>\n    </testcase>\n"
@@ -435,8 +441,14 @@ impl Summary {
             let _ = writeln!(out, "dropped     {} iterations", self.dropped_iterations);
         }
         for t in &self.thresholds {
-            let actual = t.actual.map_or("no data".to_string(), |a| format!("{a:.3}"));
-            let _ = writeln!(out, "threshold   {} {} (actual {actual})", if t.ok { "PASS" } else { "FAIL" }, t.expr);
+            let u = t.unit;
+            let actual = t.actual.map_or("no data".to_string(), |a| format!("{a:.3}{u}"));
+            let by = match (t.ok, t.excess) {
+                (false, Some(x)) => format!(", broken by {x:.3}{u}"),
+                _ => String::new(),
+            };
+            let _ =
+                writeln!(out, "threshold   {} {} (actual {actual}{by})", if t.ok { "PASS" } else { "FAIL" }, t.expr);
         }
         out
     }
@@ -502,7 +514,7 @@ mod tests {
 
     #[test]
     fn junit_has_one_case_per_threshold_and_an_errors_case() {
-        let t = |expr: &str, ok, actual| ThresholdResult { expr: expr.into(), ok, actual };
+        let t = |expr: &str, ok, actual| ThresholdResult { expr: expr.into(), ok, actual, excess: None, unit: "ms" };
         let s = summary(
             vec![t("p95<500ms", true, Some(12.5)), t("p99<1ms", false, Some(3.25)), t("p50<1s", false, None)],
             ErrorCounts { status: 2, check: 1, ..ErrorCounts::default() },
@@ -526,6 +538,15 @@ mod tests {
         assert_eq!(x.matches("<testcase ").count(), x.matches("/>").count() + x.matches("</testcase>").count());
 
         let ok = summary(vec![t("rps>1", true, Some(6.7))], ErrorCounts::default()).to_junit("s");
+        let broken = ThresholdResult {
+            expr: "p95<500ms".into(),
+            ok: false,
+            actual: Some(612.5),
+            excess: Some(112.5),
+            unit: "ms",
+        };
+        let text = summary(vec![broken], ErrorCounts::default()).to_text();
+        assert!(text.contains("threshold   FAIL p95<500ms (actual 612.500ms, broken by 112.500ms)"), "{text}");
         assert!(ok.contains(r#"tests="2" failures="0""#), "{ok}");
         assert!(!ok.contains("<failure"), "{ok}");
     }

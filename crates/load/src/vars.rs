@@ -166,14 +166,8 @@ impl Extract {
                 caps.get(1).or_else(|| caps.get(0)).map(|m| m.as_str().to_string())
             }
             Extract::Json(path) => {
-                let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
-                for step in path {
-                    v = match step {
-                        PathStep::Key(k) => v.get_mut(k)?.take(),
-                        PathStep::Index(i) => v.get_mut(*i)?.take(),
-                    };
-                }
-                match v {
+                let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+                match json_at(v, path)? {
                     serde_json::Value::String(s) => Some(s),
                     serde_json::Value::Null => None,
                     other => Some(other.to_string()),
@@ -186,6 +180,17 @@ impl Extract {
     pub fn needs_headers(&self) -> bool {
         matches!(self, Extract::Header(_))
     }
+}
+
+/// The value at `path` in a JSON document.
+pub fn json_at(mut v: serde_json::Value, path: &[PathStep]) -> Option<serde_json::Value> {
+    for step in path {
+        v = match step {
+            PathStep::Key(k) => v.get_mut(k)?.take(),
+            PathStep::Index(i) => v.get_mut(*i)?.take(),
+        };
+    }
+    Some(v)
 }
 
 /// Rows of a CSV file (first line: column names), handed out to iterations in turn.

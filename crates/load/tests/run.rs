@@ -683,3 +683,46 @@ async fn iteration_bounds_end_the_run() {
     cfg.iterations = Some(0);
     assert!(run(cfg, None).await.is_err());
 }
+
+/// JSON-path checks and per-request thresholds: a request whose JSON answer has the wrong value is a
+/// check error; `p95{name=slow}` looks at that request's latencies only and the summary says by how
+/// much a threshold was broken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_checks_and_per_request_thresholds() {
+    let url = server(Behavior::Routes).await;
+    let base = url.trim_end_matches("/path?x=1");
+    let yaml = format!(
+        r#"
+duration: 600ms
+vus: 2
+thresholds:
+  - p95{{name=slow}}<5ms
+  - p95{{name=good}}<25ms
+  - errors{{name=good}}<1%
+requests:
+  - name: good
+    method: POST
+    url: {base}/echo
+    body: {{ status: ok, n: 7, items: [{{id: 3}}] }}
+    checks: {{ json: {{ status: ok, n: 7, "items[0].id": "3" }} }}
+  - name: wrong
+    method: POST
+    url: {base}/echo
+    body: {{ status: degraded }}
+    checks: {{ json: {{ status: ok }} }}
+  - name: slow
+    url: {base}/slow
+"#
+    );
+    let s = run(Scenario::parse(&yaml, "j.yaml").unwrap().into_config(), None).await.unwrap();
+    let (good, wrong) = (&s.requests_by_name["good"], &s.requests_by_name["wrong"]);
+    assert!(good.requests > 5 && good.errors == 0, "{}", s.to_text());
+    assert_eq!(wrong.errors, wrong.requests, "{}", s.to_text());
+    assert_eq!(s.errors.check, wrong.requests);
+    let oks: Vec<bool> = s.thresholds.iter().map(|t| t.ok).collect();
+    assert_eq!(oks, [false, true, true], "{}", s.to_text());
+    let slow = &s.thresholds[0];
+    assert!(slow.actual.unwrap() >= 30.0 && slow.excess.unwrap() >= 25.0, "{slow:?}");
+    assert!(s.to_text().contains("FAIL p95{name=slow}<5ms (actual"), "{}", s.to_text());
+    assert!(s.to_text().contains("ms, broken by "), "{}", s.to_text());
+}
