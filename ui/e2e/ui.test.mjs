@@ -90,8 +90,9 @@ describe('vitals UI in chromium', { timeout: 110_000 }, () => {
       ['probes', '/probes', 'probes'],
       ['status', '/status', 'status'],
       ['slos', '/slos', 'slos'],
-      ['dashboards-host', '/dashboards?d=host', 'dashboards'],
-      ['dashboards-api', '/dashboards?d=api', 'dashboards'],
+      ['dashboards', '/dashboards', 'dashboards'],
+      ['dashboards-host', '/dashboards/host', 'dashboards'],
+      ['dashboards-api', '/dashboards/api', 'dashboards'],
       ['load', '/load', 'load'],
       ['notfound', '/no-such-page', 'notfound'],
     ];
@@ -265,7 +266,7 @@ describe('vitals UI in chromium', { timeout: 110_000 }, () => {
         page.waitForFunction((s) => [...document.querySelectorAll(s)].some((e) => e.dataset.live === '1' && e.dataset.lastPushMs), sel, { timeout: 5_000 });
       await live(`${$('card-cpu')} ${$('chart')}`);
       await live(`${$('card-memory')} ${$('chart')}`);
-      await page.goto(`${base}/dashboards?d=api&job=vitals`);
+      await page.goto(`${base}/dashboards/api?var-job=vitals`);
       await live(`${$('panel')}[data-type="timeseries"] ${$('chart')}`);
       const stats = await page.locator(`${$('panel')}[data-type="stat"][data-live="1"]`).count();
       assert.equal(stats, 4);

@@ -141,7 +141,7 @@ export function buildUrl(path: string, params: Params = {}): string {
   return s ? `${path}?${s}` : path;
 }
 
-async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+export async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -255,4 +255,23 @@ export function postSilence(body: SilenceBody): Promise<{ silenceID: string }> {
 
 export function expireSilence(id: string): Promise<unknown> {
   return request('DELETE', `/api/v2/silence/${encodeURIComponent(id)}`);
+}
+
+// --- dashboards -----------------------------------------------------------------------------
+
+export function dashboards<T = unknown[]>(signal?: AbortSignal): Promise<T> {
+  return get<T>('/api/v1/dashboards', undefined, signal);
+}
+
+export function dashboard<T = unknown>(id: string, signal?: AbortSignal): Promise<T> {
+  return get<T>(`/api/v1/dashboards/${encodeURIComponent(id)}`, undefined, signal);
+}
+
+/** Saves a dashboard (`PUT`); the server validates it (`bad_data` errors name the field). */
+export function putDashboard(id: string, body: unknown): Promise<{ id: string }> {
+  return request('PUT', `/api/v1/dashboards/${encodeURIComponent(id)}`, body);
+}
+
+export function deleteDashboard(id: string): Promise<unknown> {
+  return request('DELETE', `/api/v1/dashboards/${encodeURIComponent(id)}`);
 }

@@ -102,6 +102,30 @@ export interface ChartOptions {
   /** A small chart without axes, legend or cursor. */
   sparkline?: boolean;
   legend?: boolean;
+  /** Fixed ends of the y axis (else from the data). */
+  min?: number;
+  max?: number;
+  /** Digits after the point in the legend (else by magnitude). */
+  decimals?: number;
+  /** Per series: a dash pattern, a colour or a width instead of the defaults. */
+  seriesStyle?: (labels: Labels, index: number) => SeriesStyle | undefined;
+}
+
+export interface SeriesStyle {
+  dash?: number[];
+  stroke?: string;
+  width?: number;
+}
+
+/** The y range with the panel's fixed `min`/`max` (either may be left to the data). */
+export function fixedRange(min: number | undefined, max: number | undefined): (u: unknown, lo: number | null, hi: number | null) => [number, number] {
+  return (u, lo, hi) => {
+    const [a, b] = yRange(u, lo, hi);
+    const r0 = min ?? a;
+    let r1 = max ?? b;
+    if (!(r1 > r0)) r1 = r0 + 1;
+    return [r0, r1];
+  };
 }
 
 /** Runs `fn` at the next animation frame (a timer where there are no frames). */
@@ -264,16 +288,18 @@ export class Chart {
     const n = data.ys.length;
     const series: uPlot.Series[] = [{}];
     data.labels.forEach((l, i) => {
-      const c = color(i);
+      const st = this.opts.seriesStyle?.(l, i);
+      const c = st?.stroke ?? color(i);
       series.push({
         label: formatLabels(l),
         stroke: c,
-        width: spark ? 1.5 : 1.25,
+        width: st?.width ?? (spark ? 1.5 : 1.25),
+        dash: st?.dash,
         fill: this.opts.stacked || spark ? alpha(c, spark ? 0.15 : 0.35) : undefined,
         show: !this.hidden.has(formatLabels(l)),
         points: { show: false },
         spanGaps: false,
-        value: (_u, v) => formatValue(v, unit),
+        value: (_u, v) => formatValue(v, unit, this.opts.decimals),
       });
     });
     const bands: uPlot.Band[] = [];
@@ -291,7 +317,13 @@ export class Chart {
       select: spark ? { show: false, left: 0, top: 0, width: 0, height: 0 } : undefined,
       scales: {
         x: { time: true },
-        y: { range: spark ? (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] : yRange },
+        y: {
+          range: spark
+            ? (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1]
+            : this.opts.min !== undefined || this.opts.max !== undefined
+              ? fixedRange(this.opts.min, this.opts.max)
+              : yRange,
+        },
       },
       axes: spark
         ? [{ show: false }, { show: false }]
@@ -335,7 +367,7 @@ export class Chart {
             this.u?.setSeries(i + 1, { show });
           },
         },
-        h('span', { class: 'swatch', style: { background: color(i) } }),
+        h('span', { class: `swatch${this.opts.seriesStyle?.(l, i)?.dash ? ' dashed' : ''}`, style: { background: this.opts.seriesStyle?.(l, i)?.stroke ?? color(i) } }),
         h('span', { class: 'legend-name' }, name),
         h('span', { class: 'legend-value' }),
       );
@@ -358,7 +390,7 @@ export class Chart {
       let v: number | null = null;
       if (idx !== null) v = row[idx] ?? null;
       else for (let k = row.length - 1; k >= 0 && v === null; k--) v = row[k];
-      replace(el, formatValue(v, unit));
+      replace(el, formatValue(v, unit, this.opts.decimals));
     });
   }
 

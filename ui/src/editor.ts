@@ -45,11 +45,11 @@ export interface Editor {
   setValue(v: string): void;
 }
 
-export function promqlEditor(opts: { value: string; onRun: () => void; names: NameSource; placeholder?: string }): Editor {
+export function promqlEditor(opts: { value: string; onRun: () => void; names: NameSource; placeholder?: string; testid?: string; rows?: number }): Editor {
   const input = h('textarea', {
     class: 'promql-input',
-    'data-testid': 'explore-input',
-    rows: 3,
+    'data-testid': opts.testid ?? 'explore-input',
+    rows: opts.rows ?? 3,
     spellcheck: 'false',
     autocomplete: 'off',
     autocapitalize: 'off',
@@ -57,7 +57,7 @@ export function promqlEditor(opts: { value: string; onRun: () => void; names: Na
     'aria-label': 'PromQL expression',
   });
   input.value = opts.value;
-  const list = h('ul', { class: 'completions', 'data-testid': 'explore-completions', role: 'listbox', hidden: true });
+  const list = h('ul', { class: 'completions', 'data-testid': opts.testid ? `${opts.testid}-completions` : 'explore-completions', role: 'listbox', hidden: true });
   const el = h('div', { class: 'editor' }, input, list);
 
   let items: Candidate[] = [];

@@ -26,6 +26,7 @@ import type { PageContext } from './page';
 import { alertsPage } from './pages/alerts';
 import { dashboardsPage } from './pages/dashboards';
 import { explorePage } from './pages/explore';
+import { loadPage } from './pages/load';
 import { overviewPage } from './pages/overview';
 import { statusPage } from './pages/probes';
 import { targetsPage } from './pages/targets';
@@ -67,6 +68,8 @@ const $$ = (root: ParentNode, id: string) => [...root.querySelectorAll<HTMLEleme
 
 beforeEach(() => {
   vi.stubGlobal('ResizeObserver', undefined);
+  // jsdom has no canvas (heatmaps skip drawing without a context).
+  HTMLCanvasElement.prototype.getContext = (() => null) as unknown as HTMLCanvasElement['getContext'];
 });
 afterEach(() => {
   scope?.dispose();
@@ -324,7 +327,7 @@ describe('live charts', () => {
     expect(chart.dataset.live).toBe('1');
     expect(chart.dataset.points).toBe('2');
     const first = open()[0];
-    const sel = $(root, 'dashboard-job') as HTMLSelectElement;
+    const sel = $(root, 'dashboard-var-job') as HTMLSelectElement;
     sel.value = 'other';
     sel.dispatchEvent(new Event('change'));
     await flush();
@@ -470,5 +473,314 @@ describe('targets and status pages', () => {
     expect($$(root, 'probe-uptime').map((e) => e.querySelector('.uptime-main')!.textContent)).toEqual(['100%', '90%']);
     expect(root.textContent).not.toContain('secret.internal');
     expect(root.textContent).not.toContain('refused');
+  });
+});
+
+describe('dashboards page', () => {
+  const nowS = () => Math.floor(Date.now() / 1000);
+  const HOST = {
+    id: 'host',
+    source: 'builtin',
+    readonly: true,
+    title: 'Host (from the API)',
+    variables: [{ name: 'job', label: 'job', default: 'node' }],
+    panels: [
+      { title: 'CPU', type: 'stat', unit: 'percent', expr: 'cpu{job=~"$job"}' },
+      { title: 'Load', type: 'timeseries', expr: 'load{job=~"$job"}' },
+    ],
+  };
+  const MIXED = {
+    id: 'mixed',
+    source: 'file',
+    readonly: false,
+    title: 'Mixed',
+    description: 'every panel type',
+    variables: [{ name: 'env', query: 'up{job="x"}' }],
+    panels: [
+      { title: 'G', type: 'gauge', expr: 'g{env=~"$env"}', min: 0, max: 100, thresholds: [50, 80] },
+      { title: 'T', type: 'table', expr: 't' },
+      { title: 'B', type: 'bar', expr: 'b' },
+      { title: 'H', type: 'heatmap', expr: 'sum by (le) (rate(h_bucket[5m]))' },
+    ],
+  };
+  const api = (extra: Handler = () => undefined): Handler => (url, init) => {
+    const r = extra(url, init);
+    if (r) return r;
+    if (url.pathname === '/api/v1/dashboards') {
+      return ok([
+        { id: 'host', title: 'Host', source: 'builtin', readonly: true },
+        { id: 'api', title: 'API performance', source: 'builtin', readonly: true },
+        { id: 'mixed', title: 'Mixed', source: 'file', readonly: false, file: '/d/mixed.json' },
+        { id: 'broken', title: null, source: 'file', readonly: false, file: '/d/broken.yaml', error: '/d/broken.yaml:3: did not find expected key' },
+      ]);
+    }
+    if (url.pathname === '/api/v1/dashboards/host') return ok(HOST);
+    if (url.pathname === '/api/v1/dashboards/mixed') return ok(MIXED);
+    if (url.pathname === '/api/v1/label/job/values') return ok(['node', 'other']);
+    if (url.pathname === '/api/v1/query') {
+      const q = url.searchParams.get('query')!;
+      if (q.startsWith('up{')) return ok({ resultType: 'vector', result: [{ metric: { env: 'prod' }, value: [1, '1'] }, { metric: { env: 'dev' }, value: [1, '1'] }] });
+      if (q.startsWith('g{')) return ok({ resultType: 'vector', result: [{ metric: {}, value: [1, '90'] }] });
+      if (q === 't' || q === 'b') {
+        return ok({ resultType: 'vector', result: [{ metric: { __name__: 'x', a: '1' }, value: [1, '3'] }, { metric: { __name__: 'x', a: '2' }, value: [1, '6'] }] });
+      }
+      return ok({ resultType: 'vector', result: [{ metric: {}, value: [1, '42'] }] });
+    }
+    if (url.pathname === '/api/v1/query_range') {
+      const q = url.searchParams.get('query')!;
+      if (q.includes('h_bucket')) {
+        const t = nowS();
+        const series = (le: string, vs: number[]) => ({ metric: { le }, values: vs.map((v, i) => [t - 20 + i * 10, String(v)]) });
+        return ok({ resultType: 'matrix', result: [series('0.1', [1, 2, 3]), series('0.5', [4, 4, 5]), series('+Inf', [5, 6, 7])] });
+      }
+      return ok({ resultType: 'matrix', result: [{ metric: { i: 'a' }, values: [[nowS(), '2']] }] });
+    }
+    return undefined;
+  };
+
+  it('lists the dashboards of the API, a broken file with its error', async () => {
+    stubFetch(api());
+    const root = mount(dashboardsPage, '/dashboards');
+    await flush();
+    const rows = $$(root, 'dashboard-row');
+    expect(rows.map((r) => r.dataset.id)).toEqual(['host', 'api', 'mixed', 'broken']);
+    expect(rows.map((r) => r.dataset.source)).toEqual(['builtin', 'builtin', 'file', 'file']);
+    expect($(rows[3], 'dashboard-row-error')!.textContent).toBe('/d/broken.yaml:3: did not find expected key');
+    expect($(rows[2], 'dashboard-link')!.getAttribute('href')).toBe('/dashboards/mixed');
+    expect($(root, 'dashboards-fallback')).toBeNull();
+  });
+
+  it('falls back to the TS-defined built-ins when the API is not there', async () => {
+    stubFetch(() => ({ status: 404, body: 'not found' }));
+    const root = mount(dashboardsPage, '/dashboards');
+    await flush();
+    expect($$(root, 'dashboard-row').map((r) => r.dataset.id)).toEqual(['host', 'api']);
+    expect($(root, 'dashboards-fallback')).not.toBeNull();
+  });
+
+  it('draws a dashboard from the API, its variable from the label values and the URL', async () => {
+    stubFetch(api());
+    const root = mount(dashboardsPage, '/dashboards/host?var-job=other');
+    await flush();
+    expect(root.querySelector('h1')!.textContent).toBe('Host (from the API)');
+    const panels = $$(root, 'panel');
+    expect(panels.map((p) => p.dataset.panelType)).toEqual(['stat', 'timeseries']);
+    const sel = $(root, 'dashboard-var-job') as HTMLSelectElement;
+    expect(sel.value).toBe('other');
+    expect([...sel.options].map((o) => o.textContent)).toEqual(['node', 'other', 'All']);
+    const q = calls.filter((c) => c.url.pathname === '/api/v1/query').map((c) => c.url.searchParams.get('query'));
+    expect(q).toContain('cpu{job=~"other"}');
+    expect($(panels[0], 'stat-value')!.textContent).toBe('42%');
+    // All is `.+`, and the URL keeps the choice.
+    sel.value = '__all__';
+    sel.dispatchEvent(new Event('change'));
+    await flush();
+    expect(setUrl).toHaveBeenLastCalledWith('/dashboards/host?var-job=__all__', true);
+    expect(calls.some((c) => c.url.searchParams.get('query') === 'cpu{job=~".+"}')).toBe(true);
+    // Built-ins are read-only: Save is disabled, Delete hidden.
+    $(root, 'dashboard-edit')!.click();
+    await flush();
+    expect(($(root, 'dashboard-save') as HTMLButtonElement).disabled).toBe(true);
+    expect($(root, 'dashboard-delete')!.hidden).toBe(true);
+    expect(JSON.parse(($(root, 'dashboard-editor') as HTMLTextAreaElement).value).panels.length).toBe(2);
+  });
+
+  it('takes the older ?d=host&job= links', async () => {
+    stubFetch(api());
+    const root = mount(dashboardsPage, '/dashboards?d=host&job=node');
+    await flush();
+    expect(setUrl).toHaveBeenCalledWith('/dashboards/host?var-job=node', true);
+    expect(($(root, 'dashboard-var-job') as HTMLSelectElement).value).toBe('node');
+  });
+
+  it('uses the TS definition of a built-in when the API is not there', async () => {
+    stubFetch((url) => (url.pathname.startsWith('/api/v1/dashboards') ? { status: 404, body: 'not found' } : api()(url)));
+    const root = mount(dashboardsPage, '/dashboards/api');
+    await flush();
+    expect(root.querySelector('h1')!.textContent).toBe('API performance');
+    expect($$(root, 'panel').length).toBe(8);
+    expect($(root, 'dashboards-fallback')).not.toBeNull();
+  });
+
+  it('draws gauge, table, bar and heatmap panels; a query variable takes its label from the answer', async () => {
+    stubFetch(api());
+    const root = mount(dashboardsPage, '/dashboards/mixed');
+    await flush();
+    const sel = $(root, 'dashboard-var-env') as HTMLSelectElement;
+    expect([...sel.options].map((o) => o.value)).toEqual(['dev', 'prod', '__all__']);
+    expect(sel.value).toBe('dev');
+    const panels = $$(root, 'panel');
+    expect(panels.map((p) => p.dataset.panelType)).toEqual(['gauge', 'table', 'bar', 'heatmap']);
+    const gauge = $(panels[0], 'gauge')!;
+    expect(gauge.dataset.value).toBe('90');
+    expect(gauge.dataset.level).toBe('2');
+    expect(gauge.dataset.color).toBe('#dc2626');
+    expect($$(panels[1], 'table-row').map((r) => r.textContent)).toEqual(['x13', 'x26']);
+    expect([...panels[1].querySelectorAll('th')].map((t) => t.textContent)).toEqual(['name', 'a', 'value']);
+    expect($$(panels[2], 'bar-row').length).toBe(2);
+    expect($(panels[2], 'bars')!.dataset.series).toBe('2');
+    const hm = $(panels[3], 'heatmap')!;
+    expect(hm.dataset.buckets).toBe('3');
+    expect(hm.dataset.steps).toBe('3');
+  });
+
+  it('edits: a JSON syntax error is shown at once, the server error next to the editor, Save as goes to the new id', async () => {
+    let put: { url: URL; body: string } | null = null;
+    stubFetch(
+      api((url, init) => {
+        if (init?.method === 'PUT') {
+          put = { url, body: String(init.body) };
+          const d = JSON.parse(String(init.body));
+          if (d.panels.some((p: { expr: string }) => p.expr.includes('sum('))) {
+            return { status: 400, body: { status: 'error', errorType: 'bad_data', error: 'panels[0].expr: unexpected end of input' } };
+          }
+          return ok({ id: url.pathname.split('/').pop() });
+        }
+        return undefined;
+      }),
+    );
+    const nav = vi.fn();
+    const root = document.createElement('main');
+    document.body.replaceChildren(root);
+    scope = new Scope();
+    setUrl = vi.fn<PageContext['setUrl']>();
+    dashboardsPage(root, { url: new URL('/dashboards/mixed?edit=1', 'http://vitals.test'), scope, navigate: nav, setUrl });
+    await flush();
+    const ta = $(root, 'dashboard-editor') as HTMLTextAreaElement;
+    expect($(root, 'dashboard-editor-panel')!.hidden).toBe(false);
+    // A syntax error: shown without asking the server.
+    ta.value = '{"title": "x", "panels": [}';
+    $(root, 'dashboard-save')!.click();
+    await flush();
+    expect($(root, 'dashboard-error')!.dataset.kind).toBe('json');
+    expect($(root, 'dashboard-error')!.textContent).toMatch(/^invalid JSON/);
+    expect(put).toBeNull();
+    // The server's error.
+    ta.value = JSON.stringify({ title: 'x', panels: [{ title: 'a', type: 'stat', expr: 'sum(' }] });
+    $(root, 'dashboard-save')!.click();
+    await flush();
+    expect(put!.url.pathname).toBe('/api/v1/dashboards/mixed');
+    expect($(root, 'dashboard-error')!.dataset.kind).toBe('server');
+    expect($(root, 'dashboard-error')!.textContent).toBe('bad_data: panels[0].expr: unexpected end of input');
+    // Apply previews without saving.
+    put = null;
+    ta.value = JSON.stringify({ title: 'Preview', panels: [{ title: 'only', type: 'bar', expr: 'b' }] });
+    $(root, 'dashboard-apply')!.click();
+    await flush();
+    expect(put).toBeNull();
+    expect($$(root, 'panel').map((p) => p.dataset.title)).toEqual(['only']);
+    // Quick edit of a panel changes the JSON.
+    $(root, 'panel-edit')!.click();
+    ($(root, 'quick-title') as HTMLInputElement).value = 'renamed';
+    ($(root, 'quick-type') as HTMLSelectElement).value = 'table';
+    $(root, 'quick-apply')!.click();
+    await flush();
+    expect(JSON.parse(ta.value).panels[0]).toEqual({ title: 'renamed', type: 'table', expr: 'b' });
+    expect($$(root, 'panel').map((p) => p.dataset.panelType)).toEqual(['table']);
+    // Save as: a bad id is refused here; a good one is saved and opened.
+    ($(root, 'dashboard-saveas-id') as HTMLInputElement).value = 'no spaces';
+    $(root, 'dashboard-saveas')!.click();
+    await flush();
+    expect($(root, 'dashboard-error')!.textContent).toMatch(/id must be/);
+    ($(root, 'dashboard-saveas-id') as HTMLInputElement).value = 'copy-1';
+    $(root, 'dashboard-saveas')!.click();
+    await flush();
+    expect(put!.url.pathname).toBe('/api/v1/dashboards/copy-1');
+    expect(JSON.parse(put!.body).title).toBe('Preview');
+    expect(nav).toHaveBeenCalledWith('/dashboards/copy-1');
+  });
+
+  it('deletes a file dashboard after confirming', async () => {
+    let deleted = '';
+    stubFetch(
+      api((url, init) => {
+        if (init?.method === 'DELETE') {
+          deleted = url.pathname;
+          return ok({ id: 'mixed' });
+        }
+        return undefined;
+      }),
+    );
+    vi.stubGlobal('confirm', vi.fn(() => true));
+    const nav = vi.fn();
+    const root = document.createElement('main');
+    document.body.replaceChildren(root);
+    scope = new Scope();
+    setUrl = vi.fn<PageContext['setUrl']>();
+    dashboardsPage(root, { url: new URL('/dashboards/mixed', 'http://vitals.test'), scope, navigate: nav, setUrl });
+    await flush();
+    $(root, 'dashboard-edit')!.click();
+    expect($(root, 'dashboard-delete')!.hidden).toBe(false);
+    $(root, 'dashboard-delete')!.click();
+    await flush();
+    expect(deleted).toBe('/api/v1/dashboards/mixed');
+    expect(nav).toHaveBeenCalledWith('/dashboards');
+  });
+});
+
+describe('load page', () => {
+  const T0 = 1_700_000_000;
+  /** Raw samples (an instant query of a range selector) of two runs, 10 s each. */
+  const answer = (q: string) => {
+    const run = /run="([^"]+)"/.exec(q)?.[1];
+    const base = run === 'base';
+    const start = base ? T0 : T0 + 100;
+    const secs = Array.from({ length: 10 }, (_, i) => start + i);
+    if (q.startsWith('vitals_load_requests_total[')) {
+      return ['base', 'new'].map((r, k) => ({ metric: { __name__: 'vitals_load_requests_total', run: r }, values: Array.from({ length: 10 }, (_, i) => [(k ? T0 + 100 : T0) + i, String(i * 100)]) }));
+    }
+    if (q.startsWith('vitals_load_latency_seconds{')) {
+      return [['0.5', 0.01], ['0.9', 0.02], ['0.95', 0.03], ['0.99', 0.05], ['1', 0.1]].map(([quantile, v]) => ({
+        metric: { quantile: String(quantile), run: run! },
+        values: secs.map((t) => [t, String((v as number) * (base ? 1 : 1.5))]),
+      }));
+    }
+    if (q.startsWith('vitals_load_requests_per_second{')) return [{ metric: { run: run! }, values: secs.map((t) => [t, base ? '100' : '98']) }];
+    if (q.startsWith('vitals_load_requests_total{')) return [{ metric: { run: run! }, values: secs.map((t, i) => [t, String(i * 100)]) }];
+    return [];
+  };
+
+  it('compares a run with a baseline run', async () => {
+    stubFetch((url) => {
+      if (url.pathname === '/api/v1/query') return ok({ resultType: 'matrix', result: answer(url.searchParams.get('query')!) });
+      if (url.pathname === '/api/v1/query_range') {
+        const q = url.searchParams.get('query')!;
+        if (q.includes('quantile="0.95"') && q.includes('run="base"')) {
+          return ok({ resultType: 'matrix', result: [{ metric: { quantile: '0.95', run: 'base' }, values: [[T0 + 1, '0.03'], [T0 + 5, '0.03']] }] });
+        }
+        return ok({ resultType: 'matrix', result: [{ metric: { quantile: '0.5' }, values: [[T0 + 101, '0.015']] }] });
+      }
+      return undefined;
+    });
+    const root = mount(loadPage, '/load?baseline=base');
+    await flush();
+    expect($$(root, 'load-run-row').map((r) => r.dataset.run)).toEqual(['new', 'base']);
+    const table = $(root, 'load-compare')!;
+    expect(table.dataset.run).toBe('new');
+    expect(table.dataset.baseline).toBe('base');
+    expect($(root, 'load-compare-baseline')!.textContent).toBe('base (baseline)');
+    const rows = $$(root, 'load-compare-row');
+    expect(rows.map((r) => r.dataset.key)).toEqual(['p50', 'p90', 'p95', 'p99', 'max', 'rps']);
+    expect(rows.map((r) => r.dataset.verdict)).toEqual(['worse', 'worse', 'worse', 'worse', 'worse', 'same']);
+    expect($(rows[2], 'load-compare-change')!.textContent).toBe('+50%');
+    expect($(rows[5], 'load-compare-change')!.textContent).toBe('−2%');
+    // The raw samples of each run are asked for at its end, over its span.
+    const raw = calls.map((c) => c.url.searchParams.get('query')).filter((q) => q?.startsWith('vitals_load_latency_seconds{run="base"}['));
+    expect(raw).toEqual(['vitals_load_latency_seconds{run="base"}[10s]']);
+    // The baseline p95 is drawn on the run's time axis (shifted by 100 s: its T0+1 meets the run's T0+101).
+    const latency = $($(root, 'load-latency')!, 'chart')!;
+    expect(latency.dataset.series).toBe('2');
+    expect(latency.dataset.points).toBe('2');
+    // The server metric: its own chart, over the same range.
+    const serverCall = calls.find((c) => c.url.pathname === '/api/v1/query_range' && c.url.searchParams.get('query')!.includes('_request_duration_seconds_count'))!;
+    const latencyCall = calls.find((c) => c.url.pathname === '/api/v1/query_range' && c.url.searchParams.get('query')!.includes('quantile=~'))!;
+    expect(serverCall.url.searchParams.get('start')).toBe(latencyCall.url.searchParams.get('start'));
+    expect(serverCall.url.searchParams.get('end')).toBe(latencyCall.url.searchParams.get('end'));
+    // Another expression from the input.
+    ($(root, 'load-server-expr') as HTMLTextAreaElement).value = 'up';
+    $(root, 'load-server-run')!.click();
+    await flush();
+    expect(calls.some((c) => c.url.searchParams.get('query') === 'up')).toBe(true);
+    expect(setUrl).toHaveBeenLastCalledWith('/load?run=new&baseline=base&server=up', true);
   });
 });

@@ -29,12 +29,14 @@ export const NAV: NavItem[] = [
   { page: 'load', path: '/load', title: 'Load tests' },
 ];
 
-/** The page for a path ('/explore/' is '/explore'); `/status` is shown without the nav. */
+/** The page for a path ('/explore/' is '/explore', `/dashboards/<id>` the dashboards page); `/status` is shown without the nav. */
 export function matchRoute(pathname: string): { page: PageName; nav: boolean } {
   let p = pathname.replace(/\/+$/, '') || '/';
   p = p.replace(/\/{2,}/g, '/');
   if (p === '/index.html') p = '/';
   if (p === '/status') return { page: 'status', nav: false };
+  // `/dashboards/<id>`: one dashboard.
+  if (/^\/dashboards\/[^/]+$/.test(p)) return { page: 'dashboards', nav: true };
   const item = NAV.find((n) => n.path === p);
   return item ? { page: item.page, nav: true } : { page: 'notfound', nav: true };
 }
