@@ -20,6 +20,44 @@ import {
 const HANDLERS = ['/a', '/b', '/c'];
 const REQUESTS = 'e2e_requests_total';
 const LIVE = 'e2e_live_metric';
+/**
+ * Standard HTTP metrics for the overview's endpoint tables, over the last 30 minutes (a sample every
+ * 15 s): per endpoint the requests per step of each code (or status) and, for a histogram, the
+ * bucket (upper bound) all of them fall in. `web` counts by `status`, `rpc` has only a duration
+ * histogram's `_count` (with a code): the error ratio falls back to it.
+ */
+const HTTP = [
+  { name: 'http_requests_total', job: 'api', handler: '/a', codes: { 200: 9, 500: 1 }, le: '2.5' },
+  { name: 'http_requests_total', job: 'api', handler: '/b', codes: { 200: 3, 500: 1 }, le: '0.5' },
+  { name: 'http_requests_total', job: 'api', handler: '/c', codes: { 200: 10, 500: 0 }, le: '0.1' },
+  { name: 'web_requests_total', job: 'web', handler: '/w', codes: { 200: 1, 503: 1 }, codeLabel: 'status' },
+  { name: 'rpc_request_duration_seconds_count', job: 'rpc', handler: '/r', codes: { 200: 17, 500: 3 } },
+];
+const BUCKETS = ['0.1', '0.25', '0.5', '1', '2.5', '+Inf'];
+/** The error ratios (highest first) and p95s (slowest first, from linear interpolation in the bucket). */
+const EXPECTED_ERRORS = [['web', '/w', 0.5], ['api', '/b', 0.25], ['rpc', '/r', 0.15], ['api', '/a', 0.1], ['api', '/c', 0]];
+const EXPECTED_SLOWEST = [['api', '/a', 1 + 1.5 * 0.95], ['api', '/b', 0.25 + 0.25 * 0.95], ['api', '/c', 0.1 * 0.95]];
+
+/** The exposition text of `HTTP`, ending at `endMs`. */
+function httpMetrics(endMs) {
+  const span = { endMs, spanMs: 30 * 60_000, stepMs: 15_000 };
+  let text = '';
+  for (const e of HTTP) {
+    let total = 0;
+    for (const [code, perStep] of Object.entries(e.codes)) {
+      total += perStep;
+      const labels = { job: e.job, handler: e.handler, [e.codeLabel ?? 'code']: code };
+      text += exposition(e.name, [labels], { ...span, value: (i) => i * perStep }).text;
+    }
+    if (!e.le) continue;
+    for (const le of BUCKETS) {
+      const count = le === '+Inf' || Number(le) >= Number(e.le) ? total : 0;
+      text += exposition('http_request_duration_seconds_bucket', [{ job: e.job, handler: e.handler, le }], { ...span, value: (i) => i * count }).text;
+    }
+  }
+  return text;
+}
+
 /** A 400 from an invalid query is logged by the browser as a failed resource load. */
 const BAD_REQUEST = /Failed to load resource: the server responded with a status of 400/;
 
@@ -46,6 +84,7 @@ before(async () => {
   imported.requests = req.samplesPerSeries;
   // The live metric: the last 10 minutes, ending a few seconds ago.
   await vitals.importText(exposition(LIVE, [{ source: 'e2e' }], { endMs: now - 5_000, spanMs: 10 * 60_000, stepMs: 15_000, value: (i) => i }).text);
+  await vitals.importText(httpMetrics(now));
   if (process.env.VITALS_E2E_UI === 'dist') {
     proxy = await serveDist(vitals.url);
     base = proxy.url;
@@ -123,6 +162,45 @@ describe('vitals UI in chromium', { timeout: 110_000 }, () => {
         await page.locator($(`page-${p}`)).waitFor({ timeout: 5_000 });
       }
       assert.equal(await page.evaluate(() => (window).__e2eSamePage === true), true, 'a nav click reloaded the page');
+    });
+  });
+
+  test('overview: the slowest endpoints and the highest error ratios, each with a sparkline', async () => {
+    await withPage(async (page) => {
+      await page.goto(`${base}/`);
+      const rowsOf = (table) =>
+        page.$$eval(`${$(`${table}-row`)}`, (rows) =>
+          rows.map((r) => ({
+            job: r.dataset.job,
+            handler: r.dataset.handler,
+            value: Number(r.dataset.value),
+            text: r.querySelector('td.num')?.textContent,
+            points: Number(r.querySelector('[data-testid="sparkline"]')?.dataset.points ?? -1),
+          })),
+        );
+      // The imported endpoints (the self-scrape adds vitals' own handlers), in table order.
+      const ours = (rows, expected) => rows.filter((r) => expected.some(([job, handler]) => r.job === job && r.handler === handler));
+      const drawn = async (table, expected) =>
+        until(`${table}: ${expected.length} rows with sparklines`, async () => {
+          const rows = ours(await rowsOf(table), expected);
+          return rows.length === expected.length && rows.every((r) => r.points > 0) ? rows : null;
+        }, 15_000, 200);
+
+      const errors = await drawn('errors', EXPECTED_ERRORS);
+      assert.deepEqual(errors.map((r) => [r.job, r.handler]), EXPECTED_ERRORS.map(([job, handler]) => [job, handler]));
+      errors.forEach((r, i) => assert.ok(Math.abs(r.value - EXPECTED_ERRORS[i][2]) < 1e-6, `${r.handler}: ${r.value}`));
+      assert.deepEqual(errors.map((r) => r.text), ['50%', '25%', '15%', '10%', '0%']);
+      const slowest = await drawn('slowest', EXPECTED_SLOWEST);
+      assert.deepEqual(slowest.map((r) => r.handler), EXPECTED_SLOWEST.map(([, handler]) => handler));
+      slowest.forEach((r, i) => assert.ok(Math.abs(r.value - EXPECTED_SLOWEST[i][2]) < 1e-3, `${r.handler}: ${r.value}`));
+      // Both tables are sorted as a whole, and a sparkline covers the 30 minutes of data at a 60 s
+      // step (a point per step once the 5m rate has two samples).
+      for (const table of ['errors', 'slowest']) {
+        const values = (await rowsOf(table)).map((r) => r.value);
+        assert.deepEqual(values, [...values].sort((a, b) => b - a), `${table} is sorted`);
+      }
+      for (const r of [...errors, ...slowest]) assert.ok(r.points >= 25 && r.points <= 32, `${r.job}${r.handler}: ${r.points} points`);
+      await screenshot(page, 'overview-endpoints');
     });
   });
 

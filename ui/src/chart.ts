@@ -109,6 +109,8 @@ export interface ChartOptions {
   decimals?: number;
   /** Per series: a dash pattern, a colour or a width instead of the defaults. */
   seriesStyle?: (labels: Labels, index: number) => SeriesStyle | undefined;
+  /** The container's `data-testid` (default `chart`). */
+  testid?: string;
 }
 
 export interface SeriesStyle {
@@ -164,7 +166,7 @@ export class Chart {
     this.legendEl = h('div', { class: 'legend', 'data-testid': 'legend' });
     this.el = h(
       'div',
-      { class: opts.sparkline ? 'chart sparkline' : 'chart', 'data-testid': 'chart', 'data-series': '0', 'data-points': '0' },
+      { class: opts.sparkline ? 'chart sparkline' : 'chart', 'data-testid': opts.testid ?? 'chart', 'data-series': '0', 'data-points': '0' },
       this.plotEl,
       this.msgEl,
       opts.sparkline || opts.legend === false ? null : this.legendEl,

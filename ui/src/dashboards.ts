@@ -282,57 +282,39 @@ export function jsonSyntaxError(text: string): { pos: number; message: string } 
     }
     fail('the closing "');
   };
+  /** The items of an object or array, from its opening bracket to `close`, separated by commas. */
+  const items = (close: '}' | ']', item: () => void): void => {
+    i++;
+    ws();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      item();
+      ws();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      if (text[i] !== ',') fail(`',' or '${close}'`);
+      i++;
+    }
+  };
+  const member = (): void => {
+    ws();
+    if (text[i] !== '"') fail('a property name in double quotes');
+    str();
+    ws();
+    if (text[i] !== ':') fail("':'");
+    i++;
+    value();
+  };
   const value = (): void => {
     ws();
     const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail('a property name in double quotes');
-        str();
-        ws();
-        if (text[i] !== ':') fail("':'");
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        fail("',' or '}'");
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        fail("',' or ']'");
-      }
-    }
+    if (c === '{') return items('}', member);
+    if (c === '[') return items(']', value);
     if (c === '"') return str();
     for (const lit of ['true', 'false', 'null']) {
       if (text.startsWith(lit, i)) {

@@ -346,7 +346,8 @@ describe('overview page', () => {
       expect($(root, id), id).not.toBeNull();
       expect($(root, `${id}-value`)!.textContent, id).toBe('no data');
     }
-    expect($(root, 'slow-table')!.textContent).toContain('no data');
+    expect($(root, 'slowest-table')!.textContent).toContain('no data');
+    expect($(root, 'errors-table')!.textContent).toContain('no data');
   });
 
   it('fills the cards from the API', async () => {
@@ -360,9 +361,7 @@ describe('overview page', () => {
         case '/api/v1/slos':
           return ok({ slos: [{ name: 's', objective: 0.99, errorBudgetRemaining: 0.5 }] });
         case '/api/v1/query':
-          if (q.startsWith('topk')) {
-            return ok({ resultType: 'vector', result: [{ metric: { job: 'api', handler: '/slow' }, value: [1, '1.5'] }, { metric: { job: 'api', handler: '/fast' }, value: [1, '0.01'] }] });
-          }
+          if (q.startsWith('topk')) return ok({ resultType: 'vector', result: [] });
           return ok({ resultType: 'vector', result: [{ metric: {}, value: [1, q.includes('node_cpu') ? '12.5' : '40'] }] });
         case '/api/v1/query_range':
           return ok({ resultType: 'matrix', result: [{ metric: {}, values: [[1, '1'], [2, '2']] }] });
@@ -377,7 +376,63 @@ describe('overview page', () => {
     expect($(root, 'card-memory-value')!.textContent).toBe('40%');
     expect($(root, 'card-slos-value')!.textContent).toBe('50% left');
     expect($(root, 'card-cpu')!.querySelector('[data-testid="chart"]')!.getAttribute('data-points')).toBe('2');
-    expect($$(root, 'slow-row').map((r) => r.textContent)).toEqual(['api/slow1.5s', 'api/fast10ms']);
+    // No HTTP metrics: both tables say so.
+    expect($(root, 'slowest-table')!.textContent).toContain('no data');
+    expect($(root, 'errors-table')!.textContent).toContain('no data');
+  });
+
+  it('lists the slowest endpoints and the highest error ratios with a sparkline per row', async () => {
+    const vec = (rows: Array<[string, string, string]>) =>
+      ok({ resultType: 'vector', result: rows.map(([job, handler, v]) => ({ metric: { job, handler }, value: [1, v] })) });
+    const series = (job: string, handler: string, n: number) => ({ metric: { job, handler }, values: Array.from({ length: n }, (_, i) => [1000 + 60 * i, '0.5']) });
+    stubFetch((url) => {
+      const q = url.searchParams.get('query') ?? '';
+      const slow = q.includes('histogram_quantile');
+      const errors = q.includes('_requests_total');
+      if (url.pathname === '/api/v1/query' && q.startsWith('topk')) {
+        if (slow) return vec([['api', '/fast', '0.01'], ['api', '/slow', '1.5'], ['api', '/empty', 'NaN']]);
+        if (errors) return vec([['api', '/a', '0.1'], ['web', '/w', '0.5'], ['api', '/b', '0.25']]);
+      }
+      if (url.pathname === '/api/v1/query_range' && (slow || errors)) {
+        // All series of the rows' job and handler values; the page keeps the rows' own.
+        return ok({
+          resultType: 'matrix',
+          result: slow
+            ? [series('api', '/slow', 60), series('api', '/fast', 30), series('api', '/other', 10)]
+            : [series('web', '/w', 60), series('api', '/a', 20), series('web', '/a', 5)],
+        });
+      }
+      return { status: 500, body: { status: 'error', errorType: 'internal', error: 'not here' } };
+    });
+    const root = mount(overviewPage, '/');
+    await flush();
+    const slowRows = $$(root, 'slowest-row');
+    expect(slowRows.map((r) => r.textContent)).toEqual(['api/slow1.5s', 'api/fast10ms']);
+    expect(slowRows.map((r) => $(r, 'sparkline')!.dataset.points)).toEqual(['60', '30']);
+    const errRows = $$(root, 'errors-row');
+    expect(errRows.map((r) => [r.dataset.job, r.dataset.handler, r.textContent])).toEqual([
+      ['web', '/w', 'web/w50%'],
+      ['api', '/b', 'api/b25%no data'],
+      ['api', '/a', 'api/a10%'],
+    ]);
+    // /b has no series in the range answer: its sparkline says "no data".
+    expect(errRows.map((r) => $(r, 'sparkline')!.dataset.points)).toEqual(['60', '0', '20']);
+
+    // One range query per table, restricted to the rows' labels.
+    const ranges = calls.filter((c) => c.url.pathname === '/api/v1/query_range').map((c) => c.url.searchParams.get('query')!);
+    const slowRange = ranges.filter((q) => q.includes('histogram_quantile'));
+    const errRange = ranges.filter((q) => q.includes('_requests_total'));
+    expect(slowRange.length).toBe(1);
+    expect(errRange.length).toBe(1);
+    expect(slowRange[0]).toContain('job=~"api",handler=~"/fast|/slow"}');
+    expect(slowRange[0]).not.toContain('topk');
+    expect(errRange[0]).toContain('job=~"api|web",handler=~"/a|/b|/w"}');
+    const step = calls.find((c) => c.url.searchParams.get('query') === slowRange[0])!.url.searchParams;
+    expect(Number(step.get('end')) - Number(step.get('start'))).toBe(3600);
+    expect(step.get('step')).toBe('60');
+    // Each handler links to Explore with its own expression.
+    const href = new URL(slowRows[0].querySelector('a')!.href);
+    expect(href.searchParams.get('expr')).toContain('job=~"api",handler=~"/slow"}');
   });
 });
 

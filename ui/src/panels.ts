@@ -71,11 +71,18 @@ export function barRows(samples: Sample[], p: Pick<PanelSpec, 'unit' | 'min' | '
   return { rows, min, max };
 }
 
+/** Draws an instant answer in a stat, gauge, bar or table panel (each says "no data" for none). */
 function renderInstant(spec: PanelSpec, body: HTMLElement, samples: Sample[]): void {
   const unit = spec.unit ?? '';
+  if (spec.type !== 'stat') body.dataset.series = String(samples.length);
+  if (spec.type === 'bar') body.dataset.points = String(samples.length ? 1 : 0);
+  if (samples.length === 0) {
+    replace(body, noData());
+    return;
+  }
   switch (spec.type) {
     case 'stat': {
-      const v = samples.length ? num(samples[0]) : null;
+      const v = num(samples[0]);
       if (v === null) {
         replace(body, noData());
         return;
@@ -85,11 +92,6 @@ function renderInstant(spec: PanelSpec, body: HTMLElement, samples: Sample[]): v
       return;
     }
     case 'gauge': {
-      body.dataset.series = String(samples.length);
-      if (samples.length === 0) {
-        replace(body, noData());
-        return;
-      }
       const values = samples.map(num);
       const { min, max } = gaugeScale(values, { unit, min: spec.min, max: spec.max, thresholds: spec.thresholds });
       const shown = samples.slice(0, 12);
@@ -108,12 +110,6 @@ function renderInstant(spec: PanelSpec, body: HTMLElement, samples: Sample[]): v
       return;
     }
     case 'bar': {
-      body.dataset.series = String(samples.length);
-      body.dataset.points = String(samples.length ? 1 : 0);
-      if (samples.length === 0) {
-        replace(body, noData());
-        return;
-      }
       const { rows } = barRows(samples, spec);
       replace(
         body,
@@ -130,11 +126,6 @@ function renderInstant(spec: PanelSpec, body: HTMLElement, samples: Sample[]): v
       return;
     }
     case 'table': {
-      body.dataset.series = String(samples.length);
-      if (samples.length === 0) {
-        replace(body, noData());
-        return;
-      }
       const m = tableModel(samples);
       replace(
         body,
@@ -163,6 +154,12 @@ function renderInstant(spec: PanelSpec, body: HTMLElement, samples: Sample[]): v
   }
 }
 
+/** What a range query is drawn in: a `Chart` or a `Heatmap`. */
+interface RangeView {
+  setMatrix(matrix: api.MatrixSeries[], range: { start: number; end: number; step: number }): void;
+  message(text: string, kind: 'error'): void;
+}
+
 /** A panel of any type (an unknown type shows an error in the panel). */
 export function makePanel(spec: PanelSpec, ctx: PanelContext): PanelView {
   const type = (PANEL_TYPES as readonly string[]).includes(spec.type) ? spec.type : null;
@@ -179,6 +176,21 @@ export function makePanel(spec: PanelSpec, ctx: PanelContext): PanelView {
     'data-panel-type': spec.type,
   });
   const setLink = (expr: string) => link.setAttribute('href', exploreHref(expr, ctx.range()));
+  /** A timeseries' or heatmap's refresh: the range query over the last `rangeSecs`, or its error. */
+  const refreshRange =
+    (view: RangeView) =>
+    async (vars: Record<string, string>, rangeSecs: number): Promise<void> => {
+      const expr = substitute(spec.expr, vars);
+      setLink(expr);
+      const end = Math.floor(Date.now() / 1000);
+      const step = autoStep(rangeSecs);
+      try {
+        view.setMatrix(await api.queryMatrix(expr, end - rangeSecs, end, step, ctx.signal), { start: end - rangeSecs, end, step });
+      } catch (e) {
+        if (isAbort(e)) return;
+        view.message(`no data: ${String(e)}`, 'error');
+      }
+    };
   const liveAttr = (on: boolean) => {
     if (on) el.dataset.live = '1';
     else delete el.dataset.live;
@@ -196,17 +208,7 @@ export function makePanel(spec: PanelSpec, ctx: PanelContext): PanelView {
       spec,
       el,
       live: true,
-      async refresh(vars, rangeSecs) {
-        const expr = substitute(spec.expr, vars);
-        setLink(expr);
-        const end = Math.floor(Date.now() / 1000);
-        try {
-          chart.setMatrix(await api.queryMatrix(expr, end - rangeSecs, end, autoStep(rangeSecs), ctx.signal), { start: end - rangeSecs, end });
-        } catch (e) {
-          if (isAbort(e)) return;
-          chart.message(`no data: ${String(e)}`, 'error');
-        }
-      },
+      refresh: refreshRange(chart),
       push(d, ev, rangeSecs) {
         chart.pushLive(d, ev, rangeSecs, liveResolution(autoStep(rangeSecs)));
       },
@@ -222,18 +224,7 @@ export function makePanel(spec: PanelSpec, ctx: PanelContext): PanelView {
       spec,
       el,
       live: false,
-      async refresh(vars, rangeSecs) {
-        const expr = substitute(spec.expr, vars);
-        setLink(expr);
-        const end = Math.floor(Date.now() / 1000);
-        try {
-          const step = autoStep(rangeSecs);
-          hm.setMatrix(await api.queryMatrix(expr, end - rangeSecs, end, step, ctx.signal), { start: end - rangeSecs, end, step });
-        } catch (e) {
-          if (isAbort(e)) return;
-          hm.message(`no data: ${String(e)}`, 'error');
-        }
-      },
+      refresh: refreshRange(hm),
       push: () => {},
       setLive: () => {},
       destroy: () => hm.destroy(),

@@ -1,9 +1,10 @@
 // `/`: the state of everything at a glance, refreshed every 10 s.
 
 import * as api from '../api';
-import { Chart } from '../chart';
-import { h, isAbort, noData, replace } from '../dom';
-import { formatLabels, formatValue } from '../format';
+import { Chart, color } from '../chart';
+import { errText, h, isAbort, noData, replace, type Scope } from '../dom';
+import { errorRatioExpr, matchRows, rowKey, rowMatchers, slowestExpr, topExpr, topRows, type Row } from '../endpoints';
+import { formatLabels, formatValue, type Unit } from '../format';
 import { firstValue, LiveFeed, liveAvailable, liveResolution } from '../live';
 import { normalizeSlos } from '../model';
 import { REFRESH_MS, type Page } from '../page';
@@ -13,11 +14,118 @@ export const CPU_EXPR = '100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}
 export const MEM_EXPR = '100 * (1 - sum(node_memory_MemAvailable_bytes) / sum(node_memory_MemTotal_bytes))';
 const FS = 'fstype!~"tmpfs|overlay|squashfs|ramfs|devtmpfs|nsfs|autofs"';
 export const DISK_EXPR = `100 * max(1 - node_filesystem_avail_bytes{${FS}} / node_filesystem_size_bytes{${FS}})`;
-export const SLOWEST_EXPR =
-  'topk(10, histogram_quantile(0.95, sum by (le, job, handler) (rate({__name__=~".+_request_duration_seconds_bucket"}[5m]))))';
 
 const SPARK_RANGE = 3600;
 const SPARK_STEP = 30;
+/** The step of the endpoint tables' sparklines (over the same hour). */
+const ROW_SPARK_STEP = 60;
+
+interface EndpointTableSpec {
+  /** `slowest` or `errors`: the section's test id and the prefix of its table's and rows' ones. */
+  id: string;
+  title: string;
+  /** The value per endpoint, over the series that also match `matchers`. */
+  expr: (matchers?: string) => string;
+  valueHeader: string;
+  unit: Unit;
+  stroke: string;
+}
+
+/**
+ * A table of the top endpoints of `spec.expr` (an instant query) with a sparkline per row over the
+ * last hour (one range query for all rows, restricted to their labels). `refresh` never throws:
+ * a failed query shows "no data" (the table) or an empty sparkline. A row's chart is kept while
+ * the endpoint stays in the table, so the sparkline does not blink on every refresh.
+ */
+function endpointTable(spec: EndpointTableSpec, scope: Scope) {
+  const top = topExpr(spec.expr());
+  const body = h('tbody');
+  const el = h(
+    'section',
+    { class: 'panel', 'data-testid': spec.id },
+    h('h2', null, h('a', { href: exploreHref(top), class: 'plain' }, spec.title)),
+    h(
+      'table',
+      { class: 'table endpoints', 'data-testid': `${spec.id}-table` },
+      h(
+        'thead',
+        null,
+        h('tr', null, h('th', null, 'job'), h('th', null, 'handler'), h('th', { class: 'num' }, spec.valueHeader), h('th', { class: 'spark-cell' }, 'last hour')),
+      ),
+      body,
+    ),
+  );
+  let charts = new Map<string, Chart>();
+  /** Bumped by every refresh: an answer for an older one is dropped. */
+  let gen = 0;
+  const keepCharts = (keep: Map<string, Chart>) => {
+    for (const [k, c] of charts) if (!keep.has(k)) c.destroy();
+    charts = keep;
+  };
+  const showNoData = (reason?: unknown) => {
+    keepCharts(new Map());
+    replace(body, h('tr', null, h('td', { colspan: 4 }, noData(reason === undefined ? undefined : errText(reason)))));
+  };
+  const rowEl = (r: Row, chart: Chart) => {
+    const { job, handler, ...rest } = r.labels;
+    return h(
+      'tr',
+      { 'data-testid': `${spec.id}-row`, 'data-job': job ?? '', 'data-handler': handler ?? '', 'data-value': String(r.value) },
+      h('td', null, job ?? ''),
+      h(
+        'td',
+        null,
+        h(
+          'a',
+          { href: exploreHref(spec.expr(rowMatchers([r.labels]))), class: 'plain', title: 'open in Explore' },
+          h('code', null, handler ?? (Object.keys(rest).length ? formatLabels(rest) : '')),
+        ),
+      ),
+      h('td', { class: 'num' }, formatValue(r.value, spec.unit)),
+      h('td', { class: 'spark-cell' }, chart.el),
+    );
+  };
+
+  const refresh = async (): Promise<void> => {
+    const g = ++gen;
+    let rows: Row[];
+    try {
+      rows = topRows(await api.queryVector(top, undefined, scope.signal));
+    } catch (e) {
+      if (!isAbort(e) && g === gen) showNoData(e);
+      return;
+    }
+    if (g !== gen || scope.disposed) return;
+    if (rows.length === 0) return showNoData();
+    const keep = new Map<string, Chart>();
+    const rowCharts = rows.map((r) => {
+      const key = rowKey(r.labels);
+      const chart =
+        keep.get(key) ??
+        charts.get(key) ??
+        new Chart({ sparkline: true, height: 28, unit: spec.unit, testid: 'sparkline', seriesStyle: () => ({ stroke: spec.stroke }) });
+      keep.set(key, chart);
+      return chart;
+    });
+    replace(body, rows.map((r, i) => rowEl(r, rowCharts[i])));
+    keepCharts(keep);
+
+    const end = Math.floor(Date.now() / 1000);
+    const labels = rows.map((r) => r.labels);
+    let matrix: api.MatrixSeries[] = [];
+    try {
+      matrix = await api.queryMatrix(spec.expr(rowMatchers(labels)), end - SPARK_RANGE, end, ROW_SPARK_STEP, scope.signal);
+    } catch (e) {
+      if (isAbort(e)) return;
+    }
+    if (g !== gen || scope.disposed) return;
+    matchRows(labels, matrix).forEach((s, i) => {
+      if (s) rowCharts[i].setMatrix([s], { start: end - SPARK_RANGE, end });
+      else rowCharts[i].message('no data');
+    });
+  };
+  return { el, refresh, destroy: () => keepCharts(new Map()) };
+}
 
 export const overviewPage: Page = (root, ctx) => {
   const { scope } = ctx;
@@ -34,24 +142,22 @@ export const overviewPage: Page = (root, ctx) => {
   cpu.extra.append(cpuChart.el);
   mem.extra.append(memChart.el);
 
-  const slowBody = h('tbody');
-  const slow = h(
-    'section',
-    { class: 'panel', 'data-testid': 'slowest' },
-    h('h2', null, h('a', { href: exploreHref(SLOWEST_EXPR), class: 'plain' }, 'Slowest endpoints by p95 (5m)')),
-    h(
-      'table',
-      { class: 'table', 'data-testid': 'slow-table' },
-      h('thead', null, h('tr', null, h('th', null, 'job'), h('th', null, 'handler'), h('th', { class: 'num' }, 'p95'))),
-      slowBody,
-    ),
+  const slowest = endpointTable(
+    { id: 'slowest', title: 'Slowest endpoints by p95 (5m)', expr: slowestExpr, valueHeader: 'p95', unit: 'seconds', stroke: color(3) },
+    scope,
   );
+  const errors = endpointTable(
+    { id: 'errors', title: 'Highest error ratios (5xx, 5m)', expr: errorRatioExpr, valueHeader: '5xx', unit: 'percentunit', stroke: color(1) },
+    scope,
+  );
+  scope.add(() => slowest.destroy());
+  scope.add(() => errors.destroy());
 
   replace(
     root,
     pageHeader('Overview', h('span', { class: 'muted small' }, 'auto-refresh 10 s, host cards live')),
     h('div', { class: 'cards' }, targets.el, alerts.el, slos.el, cpu.el, mem.el, disk.el),
-    slow,
+    h('div', { class: 'endpoint-tables' }, slowest.el, errors.el),
   );
 
   const sig = scope.signal;
@@ -179,34 +285,8 @@ export const overviewPage: Page = (root, ctx) => {
         guard(disk, () => stat(disk, DISK_EXPR, null)),
       ]).then(startLive);
     }
-    void guard(
-      null,
-      async () => {
-        const v = await api.queryVector(SLOWEST_EXPR, undefined, sig);
-        const rows = v
-          .map((s) => ({ m: s.metric, v: parseFloat(s.value[1]) }))
-          .filter((r) => Number.isFinite(r.v))
-          .sort((a, b) => b.v - a.v);
-        if (rows.length === 0) {
-          replace(slowBody, h('tr', null, h('td', { colspan: 3 }, noData())));
-          return;
-        }
-        replace(
-          slowBody,
-          rows.map((r) => {
-            const { job, handler, ...rest } = r.m;
-            return h(
-              'tr',
-              { 'data-testid': 'slow-row' },
-              h('td', null, job ?? ''),
-              h('td', null, h('code', null, handler ?? (Object.keys(rest).length ? formatLabels(rest) : ''))),
-              h('td', { class: 'num' }, formatValue(r.v, 'seconds')),
-            );
-          }),
-        );
-      },
-      () => replace(slowBody, h('tr', null, h('td', { colspan: 3 }, noData()))),
-    );
+    void slowest.refresh();
+    void errors.refresh();
   };
   refresh();
   scope.every(REFRESH_MS, refresh);
