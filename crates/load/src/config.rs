@@ -100,6 +100,9 @@ impl HttpUrl {
         if host.is_empty() {
             return Err(invalid("empty host"));
         }
+        if tls && tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string()).is_err() {
+            return Err(invalid("not a valid TLS server name"));
+        }
         let port = match port {
             Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| invalid("bad port"))?,
             None if tls => 443,
@@ -265,6 +268,9 @@ impl LoadConfig {
             }
             _ => {}
         }
+        if self.duration.as_secs_f64() > MAX_DURATION_SECS {
+            return Err(ConfigError::InvalidModel("a run lasts at most a year"));
+        }
         if self.iterations == Some(0) {
             return Err(ConfigError::InvalidModel("iterations must be at least 1"));
         }
@@ -327,10 +333,10 @@ impl LoadConfig {
         }
     }
 
-    /// Sets ramping stages; the duration becomes their total unless it is longer already, and the
-    /// closed model's pool grows to the most VUs.
+    /// Sets ramping stages; the duration becomes their total (set a longer one afterwards to hold the
+    /// last target), and the closed model's pool grows to the most VUs.
     pub fn with_stages(mut self, stages: Vec<Stage>) -> LoadConfig {
-        let total: Duration = stages.iter().map(|s| s.duration).sum();
+        let total = stages.iter().fold(Duration::ZERO, |a, s| a.saturating_add(s.duration));
         self.duration = total;
         self.stages = stages;
         if let Model::Closed { .. } = self.model {
@@ -423,8 +429,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
         "h" => n * 3600.0,
         _ => return Err(err()),
     };
+    // At most a year: longer ones are typos, and they would overflow clock arithmetic.
+    if !(0.0..=MAX_DURATION_SECS).contains(&secs) {
+        return Err(err());
+    }
     Duration::try_from_secs_f64(secs).map_err(|_| err())
 }
+
+/// The longest duration accepted anywhere (a year).
+const MAX_DURATION_SECS: f64 = 366.0 * 86400.0;
 
 #[cfg(test)]
 mod tests {
@@ -461,7 +474,7 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        for bad in ["30", "s", "1x", "-1s", ""] {
+        for bad in ["30", "s", "1x", "-1s", "", "9000h", "999999999999h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -78,7 +78,8 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
         });
         targets.push(Target {
             req: PreparedRequest::new(r, tls.as_ref()),
-            dynamic: Dynamic::new(r, tls.clone()),
+            // Placeholders are a scenario feature; a command-line request is sent as given.
+            dynamic: if cfg.requests.is_empty() { None } else { Dynamic::new(r, tls.clone()) },
             extract: r.extract.clone(),
             checks: r.checks.clone(),
             pool,
@@ -95,6 +96,7 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
         timeline: Timeline::new(),
         iterations: cfg.iterations,
         claimed: AtomicU64::new(0),
+        exhausted: tokio::sync::Notify::new(),
         sequential: cfg.sequential,
         think_time: cfg.think_time,
         data: cfg.data.clone(),
@@ -252,9 +254,16 @@ async fn schedule(
             if intended >= deadline || flag.load(Ordering::Relaxed) {
                 break;
             }
-            let now = Instant::now();
-            if intended > now {
-                std::thread::sleep(intended - now);
+            // Sleep in slices of at most 50 ms so a stop (Ctrl-C) is seen soon at low rates.
+            loop {
+                let now = Instant::now();
+                if intended <= now || flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep((intended - now).min(Duration::from_millis(50)));
+            }
+            if flag.load(Ordering::Relaxed) {
+                break;
             }
             match tx.try_send(intended) {
                 Ok(()) => {}
@@ -296,6 +305,8 @@ struct Shared {
     iterations: Option<u64>,
     /// Iterations started so far (closed model with a bound).
     claimed: AtomicU64,
+    /// Signalled when the bound is used up, for VUs parked by stages.
+    exhausted: tokio::sync::Notify,
     /// Every iteration runs all requests in order (a flow) instead of one from the weighted mix.
     sequential: bool,
     /// Pause after each request (closed model) or between the steps of a flow.
@@ -325,7 +336,10 @@ impl Dynamic {
             r.headers.iter().map(|(n, v)| parse(v).map(|t| (n.clone(), t))).collect();
         let headers = headers?;
         let body = parse(&String::from_utf8_lossy(&r.body))?;
-        let dynamic = path.is_dynamic() || body.is_dynamic() || headers.iter().any(|(_, t)| t.is_dynamic());
+        // `$$` (a literal `$`) needs rendering too, so every part with a `$` is rendered per send.
+        let has_dollar = |s: &str| s.contains('$');
+        let dynamic =
+            has_dollar(&r.url.path_and_query) || r.headers.iter().any(|(_, v)| has_dollar(v)) || r.body.contains(&b'$');
         dynamic.then(|| Dynamic { spec: r.clone(), tls, path, headers, body })
     }
 
@@ -336,7 +350,7 @@ impl Dynamic {
         let mut spec = self.spec.clone();
         spec.url.path_and_query = one_line(self.path.render(vars)).replace(' ', "%20");
         spec.headers = self.headers.iter().map(|(n, t)| (n.clone(), one_line(t.render(vars)))).collect();
-        if self.body.is_dynamic() {
+        if self.spec.body.contains(&b'$') {
             spec.body = self.body.render(vars).into_bytes();
         }
         PreparedRequest::new(&spec, self.tls.as_ref())
@@ -371,13 +385,23 @@ async fn closed_worker(
     tokio::pin!(stop);
     loop {
         if *vus.borrow_and_update() <= idx {
+            let exhausted = shared.exhausted.notified();
+            tokio::pin!(exhausted);
+            // Registered before the check, so a bound used up in between still wakes this VU.
+            exhausted.as_mut().enable();
+            if shared.iterations.is_some_and(|n| shared.claimed.load(Ordering::Relaxed) >= n) {
+                break;
+            }
             tokio::select! {
                 biased;
                 _ = &mut stop => break,
+                _ = exhausted => break,
                 _ = vus.changed() => continue,
             }
         }
         if shared.iterations.is_some_and(|n| shared.claimed.fetch_add(1, Ordering::Relaxed) >= n) {
+            // Wake parked VUs (stages) so the run ends with the last iteration.
+            shared.exhausted.notify_waiters();
             break;
         }
         tokio::select! {

@@ -201,6 +201,8 @@ impl Conn {
         self.capturing = req.capture_body;
         let began = Instant::now();
         self.stream.get_mut().write_all(&req.bytes).await.map_err(early)?;
+        // TLS buffers inside rustls when the socket is full; reading the answer would not push it out.
+        self.stream.get_mut().flush().await.map_err(early)?;
         let mut line = Vec::with_capacity(128);
         let n = self.stream.read_until(b'\n', &mut line).await.map_err(early)?;
         let ttfb = began.elapsed();

@@ -235,6 +235,11 @@ impl Scenario {
             }
             None => None,
         };
+        // In the open model each arrival is a new user with no variables, so in a weighted mix a value
+        // extracted by one request can never reach another.
+        let open = matches!(model, Some(Model::Open { .. }));
+        let extracted: BTreeSet<&str> =
+            requests.iter().flat_map(|r| r.extract.iter().map(|(n, _)| n.as_str())).collect();
         // Every ${name} must come from the data file or from some request's extract.
         let mut known: BTreeSet<&str> =
             requests.iter().flat_map(|r| r.extract.iter().map(|(n, _)| n.as_str())).collect();
@@ -253,6 +258,17 @@ impl Scenario {
                 if let Some(v) = unknown {
                     return Err(invalid(format!(
                         "requests[{i}] ({}): {key}: ${{{v}}} is never set (not a data column, not extracted by any request)",
+                        r.name
+                    )));
+                }
+                let from_data = |v: &str| data.as_ref().is_some_and(|d| d.columns.iter().any(|c| c == v));
+                let lost = t
+                    .vars()
+                    .find(|v| open && !sequential && extracted.contains(v) && !from_data(v))
+                    .map(str::to_string);
+                if let Some(v) = lost {
+                    return Err(invalid(format!(
+                        "requests[{i}] ({}): {key}: ${{{v}}} is extracted by a request, but in the open model each arrival of a weighted mix starts without variables: use flow: sequential",
                         r.name
                     )));
                 }

@@ -726,3 +726,31 @@ requests:
     assert!(s.to_text().contains("FAIL p95{name=slow}<5ms (actual"), "{}", s.to_text());
     assert!(s.to_text().contains("ms, broken by "), "{}", s.to_text());
 }
+
+/// Review fixes: an iteration bound ends a ramping closed run even while VUs are parked; a cancel
+/// stops an open run at a very low rate at once; an open weighted mix cannot chain extracted values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bounds_and_cancel_end_runs_promptly() {
+    let url = server(Behavior::Fast).await;
+    let st = |ms, target| vitals_load::Stage { duration: Duration::from_millis(ms), target };
+    let mut cfg = config(&url, Model::Closed { vus: 1 }, Duration::ZERO).with_stages(vec![st(20_000, 50.0)]);
+    cfg.iterations = Some(20);
+    let s = run(cfg, None).await.unwrap();
+    assert_eq!(s.requests, 20);
+    assert!(s.duration < Duration::from_secs(3), "parked VUs do not keep the run alive: {:?}", s.duration);
+
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let started = Instant::now();
+    let h =
+        tokio::spawn(run(config(&url, Model::Open { rate_per_sec: 1.0 / 60.0 }, Duration::from_secs(600)), Some(rx)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.send(true).unwrap();
+    let s = h.await.unwrap().unwrap();
+    assert!(s.cancelled && started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+
+    let yaml = "rate: 10/s\nrequests:\n  - {name: login, url: 'http://h/login', extract: {t: {json: token}}}\n  - {name: use, url: 'http://h/x?t=${t}'}\n";
+    let e = Scenario::parse(yaml, "o.yaml").unwrap_err().to_string();
+    assert!(e.contains("use flow: sequential"), "{e}");
+    assert!(Scenario::parse(&format!("flow: sequential\n{yaml}"), "o.yaml").is_ok());
+    assert!(LoadConfig::new("https://bad_name!/").is_err(), "an https host that is no TLS name is refused");
+}
