@@ -495,8 +495,18 @@ fn thresholds(o: &mut String, s: &Value) {
             for t in list {
                 let expr = text(t, &["expr"]);
                 let expr_html = expr.map_or_else(|| NO_DATA.to_string(), esc);
-                let actual =
-                    num(t, &["actual"]).map_or_else(|| NO_DATA.to_string(), |v| fmt_actual(expr.unwrap_or(""), v));
+                let unit = text(t, &["unit"]);
+                let actual = num(t, &["actual"]).map_or_else(
+                    || NO_DATA.to_string(),
+                    |v| match unit {
+                        // The summary names the unit; older summaries without it are guessed from the text.
+                        Some("ms") => fmt_ms(v),
+                        Some("/s") => format!("{}/s", fmt_dec(v)),
+                        Some("ratio") => fmt_pct(v),
+                        Some("count") => fmt_count(v),
+                        _ => fmt_actual(expr.unwrap_or(""), v),
+                    },
+                );
                 let result = match t.get("ok").and_then(Value::as_bool) {
                     Some(true) => "<span class=\"ok\">PASS</span>",
                     Some(false) => "<span class=\"fail\">FAIL</span>",

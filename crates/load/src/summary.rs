@@ -141,6 +141,8 @@ pub struct Summary {
     pub target: String,
     /// The iteration bound, when the run had one.
     pub iterations_limit: Option<u64>,
+    /// The ramping stages, when the load ramped (the model then holds the start value).
+    pub stages: Vec<crate::profile::Stage>,
     /// Wall-clock start, milliseconds since the Unix epoch.
     pub started_at_unix_ms: i64,
     /// One entry per second of the run.
@@ -239,6 +241,7 @@ impl Summary {
                 .collect(),
             target: cfg.target_name.clone(),
             iterations_limit: cfg.iterations,
+            stages: cfg.stages.clone(),
             started_at_unix_ms,
             timeline,
             histogram: log_buckets(hist),
@@ -272,10 +275,18 @@ impl Summary {
 
     /// The summary as JSON, following `docs/format/load-summary.md`.
     pub fn to_json(&self) -> Value {
-        let model = match self.model {
+        let mut model = match self.model {
             Model::Closed { vus } => json!({"type": "closed", "vus": vus}),
             Model::Open { rate_per_sec } => json!({"type": "open", "rate_per_sec": rate_per_sec}),
         };
+        if !self.stages.is_empty() {
+            model["stages"] = self
+                .stages
+                .iter()
+                .map(|s| json!({"duration_seconds": s.duration.as_secs_f64(), "target": s.target}))
+                .collect();
+            model["peak"] = json!(self.stages.iter().map(|s| s.target).fold(0.0, f64::max));
+        }
         let by_name: serde_json::Map<String, Value> = self
             .requests_by_name
             .iter()
@@ -307,7 +318,7 @@ impl Summary {
             "requests_by_name": by_name,
             "dropped_iterations": self.dropped_iterations,
             "bytes_received": self.bytes_received,
-            "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual, "excess": t.excess})).collect::<Vec<_>>(),
+            "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual, "excess": t.excess, "unit": t.unit})).collect::<Vec<_>>(),
             "passed": self.passed(),
             "target": self.target,
             "iterations_limit": self.iterations_limit,
@@ -347,7 +358,8 @@ impl Summary {
             } else {
                 failures += 1;
                 let actual = t.actual.map_or("no data".to_string(), |a| format!("{a}"));
-                let by = t.excess.map_or(String::new(), |x| format!(", broken by {x}{}", t.unit));
+                let u = if matches!(t.unit, "ms" | "/s") { t.unit } else { "" };
+                let by = t.excess.map_or(String::new(), |x| format!(", broken by {x}{u}"));
                 let msg = xml_escape(&format!("threshold {} broken: actual {actual}{by}", t.expr));
                 let _ = write!(
                     cases,
@@ -395,10 +407,14 @@ impl Summary {
     /// A human-readable report of a few lines.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let model = match self.model {
+        let mut model = match self.model {
             Model::Closed { vus } => format!("closed model, {vus} VU{}", if vus == 1 { "" } else { "s" }),
             Model::Open { rate_per_sec } => format!("open model, {rate_per_sec}/s"),
         };
+        if !self.stages.is_empty() {
+            let peak = self.stages.iter().map(|s| s.target).fold(0.0, f64::max);
+            model.push_str(&format!(" at the start, ramping through {} stages (peak {peak})", self.stages.len()));
+        }
         let stop = match (self.cancelled, self.iterations_limit) {
             (true, _) => " (cancelled)".to_string(),
             (false, Some(n)) => format!(" (at most {n} iterations)"),
@@ -441,7 +457,7 @@ impl Summary {
             let _ = writeln!(out, "dropped     {} iterations", self.dropped_iterations);
         }
         for t in &self.thresholds {
-            let u = t.unit;
+            let u = if matches!(t.unit, "ms" | "/s") { t.unit } else { "" };
             let actual = t.actual.map_or("no data".to_string(), |a| format!("{a:.3}{u}"));
             let by = match (t.ok, t.excess) {
                 (false, Some(x)) => format!(", broken by {x:.3}{u}"),
@@ -505,6 +521,7 @@ mod tests {
             requests_by_name: BTreeMap::new(),
             target: "http://h/".into(),
             iterations_limit: None,
+            stages: Vec::new(),
             started_at_unix_ms: 0,
             timeline: Vec::new(),
             histogram: Vec::new(),

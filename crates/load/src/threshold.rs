@@ -205,12 +205,13 @@ impl Threshold {
         }
     }
 
-    /// The unit the metric's values are in, for reports.
+    /// The unit the metric's values are in, for reports: `ms`, `/s`, `ratio` (0..1) or `count`.
     pub fn unit(&self) -> &'static str {
         match self.metric {
             Metric::Quantile(_) | Metric::Max | Metric::Mean => "ms",
             Metric::Rps => "/s",
-            Metric::Errors | Metric::Dropped => "",
+            Metric::Errors => "ratio",
+            Metric::Dropped => "count",
         }
     }
 

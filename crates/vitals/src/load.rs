@@ -119,6 +119,12 @@ pub fn main(a: LoadArgs) -> anyhow::Result<()> {
     for t in &a.thresholds {
         cfg.thresholds.push(Threshold::parse(t).with_context(|| format!("--threshold {t:?}"))?);
     }
+    if !(a.alpha > 0.0 && a.alpha < 1.0) {
+        anyhow::bail!("--alpha {}: expected a significance level between 0 and 1 (e.g. 0.01)", a.alpha);
+    }
+    if !(a.min_change >= 0.0 && a.min_change.is_finite()) {
+        anyhow::bail!("--min-change {}: expected a relative change >= 0 (e.g. 0.05 for 5%)", a.min_change);
+    }
     let baseline = match &a.baseline {
         Some(f) => {
             let text = std::fs::read_to_string(f).with_context(|| format!("reading --baseline {}", f.display()))?;
@@ -296,9 +302,17 @@ async fn observe(
         bar.set_style(style.progress_chars("=> "));
         bar
     });
-    let client = push.as_ref().map(|_| reqwest::Client::builder().timeout(Duration::from_secs(5)).build());
-    let mut pushed = push.as_ref().map(|_| Pushed::default());
-    let url = push.as_deref().map(|p| format!("{}/api/v1/write", p.trim_end_matches('/')));
+    // Pushing runs on its own task behind a bounded queue, so a slow receiver neither delays the
+    // progress view nor holds the summary back for long.
+    let (push_tx, pusher) = match push.as_deref() {
+        Some(p) => {
+            let (tx, rx) = mpsc::channel::<Vec<u8>>(PUSH_QUEUE);
+            let url = format!("{}/api/v1/write", p.trim_end_matches('/'));
+            (Some(tx), Some(tokio::spawn(pusher(rx, url))))
+        }
+        None => (None, None),
+    };
+    let mut queue_full = 0u64;
     let mut totals = Totals::default();
     while let Some(s) = rx.recv().await {
         totals.add(&s);
@@ -320,39 +334,86 @@ async fn observe(
             (None, View::Lines) => eprintln!("{line}"),
             _ => {}
         }
-        if let (Some(Ok(client)), Some(url), Some(p)) = (&client, &url, pushed.as_mut()) {
-            let body = encode_snappy(&write_request(&s, &totals, &run, started_ms));
-            p.sent += 1;
-            let res = client
-                .post(url)
-                .header("Content-Type", "application/x-protobuf")
-                .header("Content-Encoding", "snappy")
-                .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-                .body(body)
-                .send()
-                .await;
-            let err = match res {
-                Ok(r) if r.status().is_success() => None,
-                Ok(r) => Some(format!("HTTP {}", r.status())),
-                Err(e) => Some(e.to_string()),
-            };
-            if let Some(e) = err {
-                if p.failed == 0 {
-                    eprintln!("push to {url} failed: {e} (the run goes on)");
-                }
-                p.failed += 1;
-                p.last_error = e;
+        if let Some(tx) = &push_tx {
+            if tx.try_send(encode_snappy(&write_request(&s, &totals, &run, started_ms))).is_err() {
+                queue_full += 1;
             }
         }
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if let (Some(Err(e)), Some(p)) = (client, pushed.as_mut()) {
-        p.failed = p.sent.max(1);
-        p.last_error = e.to_string();
+    drop(push_tx);
+    let pusher = pusher?;
+    // What is still queued gets a few seconds at the end.
+    let mut pushed = match tokio::time::timeout(Duration::from_secs(10), pusher).await {
+        Ok(Ok(p)) => p,
+        _ => Pushed {
+            failed: 1,
+            last_error: "gave up waiting for the receiver at the end of the run".into(),
+            ..Pushed::default()
+        },
+    };
+    if queue_full > 0 {
+        pushed.failed += queue_full;
+        pushed.sent += queue_full;
+        pushed.last_error = format!("{queue_full} seconds dropped: the receiver did not keep up");
     }
-    pushed
+    Some(pushed)
+}
+
+/// Seconds waiting to be pushed before new ones are dropped.
+const PUSH_QUEUE: usize = 60;
+/// Consecutive failed pushes after which pushing stops for the rest of the run.
+const PUSH_GIVE_UP: u64 = 5;
+
+/// Sends each queued remote_write body to `url`; stops after `PUSH_GIVE_UP` failures in a row.
+async fn pusher(mut rx: mpsc::Receiver<Vec<u8>>, url: String) -> Pushed {
+    let mut p = Pushed::default();
+    let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            p.failed = 1;
+            p.last_error = e.to_string();
+            return p;
+        }
+    };
+    let mut in_a_row = 0;
+    while let Some(body) = rx.recv().await {
+        p.sent += 1;
+        if in_a_row >= PUSH_GIVE_UP {
+            p.failed += 1;
+            continue;
+        }
+        let res = client
+            .post(&url)
+            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Encoding", "snappy")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .body(body)
+            .send()
+            .await;
+        let err = match res {
+            Ok(r) if r.status().is_success() => None,
+            Ok(r) => Some(format!("HTTP {}", r.status())),
+            Err(e) => Some(e.to_string()),
+        };
+        match err {
+            None => in_a_row = 0,
+            Some(e) => {
+                if p.failed == 0 {
+                    eprintln!("push to {url} failed: {e} (the run goes on)");
+                }
+                p.failed += 1;
+                in_a_row += 1;
+                if in_a_row == PUSH_GIVE_UP {
+                    eprintln!("push to {url}: {PUSH_GIVE_UP} failures in a row, no more pushes in this run");
+                }
+                p.last_error = e;
+            }
+        }
+    }
+    p
 }
 
 /// Running totals for the pushed counters.

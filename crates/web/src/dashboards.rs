@@ -31,6 +31,8 @@ const VARIABLE_KEYS: &[&str] = &["name", "label", "default", "query"];
 /// The largest dashboard accepted (bytes of JSON).
 pub const MAX_DASHBOARD_BYTES: usize = 1024 * 1024;
 const MAX_PANELS: usize = 200;
+/// The most files the dashboards folder may hold before new dashboards are refused.
+const MAX_FILES: usize = 1000;
 
 /// Whether `id` is a usable dashboard id (also its file name without extension).
 fn valid_id(id: &str) -> bool {
@@ -284,6 +286,12 @@ pub(crate) async fn put(State(st): State<Arc<WebState>>, UrlPath(id): UrlPath<St
         return api_error(400, "bad_data", e);
     }
     let existing = file_of(&dir, &id);
+    if existing.is_none() {
+        let count = std::fs::read_dir(&dir).map(|rd| rd.count()).unwrap_or(0);
+        if count >= MAX_FILES {
+            return api_error(400, "bad_data", format!("the dashboards folder holds at most {MAX_FILES} files"));
+        }
+    }
     let yaml = existing.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e != "json"));
     let path = existing.unwrap_or_else(|| dir.join(format!("{id}.json")));
     let text = if yaml {
@@ -318,7 +326,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
+    // A name of its own per save, so two saves of one dashboard never write into each other's file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -104,12 +104,20 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
                 Some(t) => t,
                 None => loop {
                     match rx.recv().await {
-                        Ok((_, at)) => break at,
+                        Ok((_, mut at)) => {
+                            // Skip to the newest commit: one evaluation covers everything before it.
+                            while let Ok((_, newer)) = rx.try_recv() {
+                                at = newer;
+                            }
+                            break at;
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(broadcast::error::RecvError::Closed) => return None,
                     }
                 },
             };
+            // Live evaluations share a few blocking threads, so streams cannot crowd out /api/v1/query.
+            let _permit = live_permits().acquire().await.ok()?;
             let (qs, s, e) = (queries.clone(), storage.clone(), engine.clone());
             let t = now_ms();
             let events = tokio::task::spawn_blocking(move || {
@@ -143,6 +151,15 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
         body,
     )
         .into_response()
+}
+
+/// Live evaluations running at once: twice the cores.
+fn live_permits() -> &'static tokio::sync::Semaphore {
+    static P: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(cores * 2)
+    })
 }
 
 fn json_str(s: &str) -> String {
