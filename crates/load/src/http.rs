@@ -160,6 +160,8 @@ pub(crate) struct Conn {
     pub connect_time: Option<Duration>,
     /// How long the TLS handshake took (https); taken once recorded.
     pub tls_time: Option<Duration>,
+    /// The buffer response lines are read into.
+    line: Vec<u8>,
 }
 
 impl Conn {
@@ -178,6 +180,7 @@ impl Conn {
             None => (Stream::Plain(stream), None),
         };
         Ok(Conn {
+            line: Vec::with_capacity(256),
             connect_time,
             tls_time,
             stream: BufReader::with_capacity(16 * 1024, stream),
@@ -203,7 +206,9 @@ impl Conn {
         self.stream.get_mut().write_all(&req.bytes).await.map_err(early)?;
         // TLS buffers inside rustls when the socket is full; reading the answer would not push it out.
         self.stream.get_mut().flush().await.map_err(early)?;
-        let mut line = Vec::with_capacity(128);
+        // One line buffer per connection, reused: no allocation per response.
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
         let n = self.stream.read_until(b'\n', &mut line).await.map_err(early)?;
         let ttfb = began.elapsed();
         if n == 0 {
@@ -225,31 +230,30 @@ impl Conn {
             if bytes > MAX_HEAD as u64 {
                 return Err(HttpError::Io(invalid("response head too large")));
             }
-            let text = std::str::from_utf8(&line).map_err(|_| HttpError::Io(invalid("non-UTF-8 header")))?.trim_end();
+            // Bytes, not strings: header names and values are compared without allocating.
+            let text = line.trim_ascii();
             if text.is_empty() {
                 break;
             }
-            let Some((name, value)) = text.split_once(':') else { continue };
-            let value = value.trim();
+            let Some(colon) = text.iter().position(|&b| b == b':') else { continue };
+            let (name, value) = (text[..colon].trim_ascii(), text[colon + 1..].trim_ascii());
             if req.capture_headers {
-                headers.push((name.trim().to_string(), value.to_string()));
+                headers.push((String::from_utf8_lossy(name).into_owned(), String::from_utf8_lossy(value).into_owned()));
             }
-            match name.trim().to_ascii_lowercase().as_str() {
-                "content-length" => {
-                    length = Some(value.parse().map_err(|_| HttpError::Io(invalid("bad Content-Length")))?);
+            if name.eq_ignore_ascii_case(b"content-length") {
+                let v = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+                length = Some(v.ok_or_else(|| HttpError::Io(invalid("bad Content-Length")))?);
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                chunked = contains_ignore_case(value, b"chunked");
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                if contains_ignore_case(value, b"close") {
+                    keep_alive = false;
+                } else if contains_ignore_case(value, b"keep-alive") {
+                    keep_alive = true;
                 }
-                "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
-                "connection" => {
-                    let v = value.to_ascii_lowercase();
-                    if v.contains("close") {
-                        keep_alive = false;
-                    } else if v.contains("keep-alive") {
-                        keep_alive = true;
-                    }
-                }
-                _ => {}
             }
         }
+        self.line = line;
         let bodyless = req.is_head || status == 204 || status == 304 || (100..200).contains(&status);
         if bodyless {
         } else if chunked {
@@ -317,6 +321,11 @@ impl Conn {
             total += 2;
         }
     }
+}
+
+/// Whether `hay` contains `needle`, ignoring ASCII case.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn parse_status_line(line: &[u8]) -> Result<(bool, u16), HttpError> {
