@@ -2,7 +2,8 @@
 # Load generator benchmark: `vitals load` against wrk 4.1 on the same nginx, in one run.
 #
 #   1. throughput (closed model): wrk -t1 -cC -dDs vs `vitals load --vus C --connections C --threads 1 --duration Ds`;
-#      requests/s, CPU-s and peak RSS of each client; budget vitals/wrk >= MIN_RATIO (1.0).
+#      requests/s, CPU-s and peak RSS of each client, ROUNDS (5) alternating pairs; budget: the median
+#      round's vitals/wrk >= MIN_RATIO (1.0).
 #   2. accuracy (open model): `vitals load --rate R/s` p50/p90/p99 vs nginx's `$request_time` of the same
 #      requests (access log lines written during that run); budget |difference| <= MAX_DIFF_MS (1 ms).
 #   3. footprint: peak RSS of `vitals load --rate HIGH_RATE/s`, and whether it kept up (no dropped iterations,
@@ -22,6 +23,7 @@ KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-1000000}
 MIN_RATIO=${MIN_RATIO:-1.0}
 MAX_DIFF_MS=${MAX_DIFF_MS:-1.0}
 PHASES=${PHASES:-throughput accuracy footprint}
+ROUNDS=${ROUNDS:-5}
 # Pin nginx and the client under test to separate cores (PIN=0 to let the scheduler place them).
 PIN=${PIN:-$([[ $(nproc) -ge 2 ]] && echo 1 || echo 0)}
 SERVER_CPU=${SERVER_CPU:-1}
@@ -172,19 +174,28 @@ slice_log() { tail -n +"$(($2 + 1))" "$WORK/access.log" >"$3"; }
 for phase in $PHASES; do
 	case $phase in
 	throughput)
-		log "throughput: wrk -t1 -c$CONNS -d${DURATION}s"
-		n0=$(log_lines)
-		run_timed wrk "$WRK" -t1 -c"$CONNS" -d"${DURATION}s" "$URL"
-		sleep 1
-		slice_log wrk "$n0" "$WORK/wrk.log"
-		log "  $(grep 'Requests/sec' "$WORK/wrk.out")"
-		log "throughput: vitals load --vus $CONNS --connections $CONNS --threads 1 --duration ${DURATION}s"
-		n0=$(log_lines)
-		run_timed vitals_closed "$VITALS" load "$URL" --vus "$CONNS" --connections "$CONNS" --threads 1 --duration "${DURATION}s" \
-			--summary-json "$WORK/vitals_closed.json"
-		sleep 1
-		slice_log vitals_closed "$n0" "$WORK/vitals_closed.log"
-		log "  rps $(grep -o '"rps": *[0-9.]*' "$WORK/vitals_closed.json")"
+		# ROUNDS alternating pairs (wrk first in odd rounds, vitals first in even ones), so drift and
+		# neighbours on a shared machine hit both; the report takes the median round.
+		for r in $(seq 1 "$ROUNDS"); do
+			if ((r % 2)); then order="wrk vitals"; else order="vitals wrk"; fi
+			for who in $order; do
+				n0=$(log_lines)
+				if [[ $who == wrk ]]; then
+					log "throughput $r/$ROUNDS: wrk -t1 -c$CONNS -d${DURATION}s"
+					run_timed "wrk_$r" "$WRK" -t1 -c"$CONNS" -d"${DURATION}s" "$URL"
+					sleep 1
+					slice_log "wrk_$r" "$n0" "$WORK/wrk_$r.log"
+					log "  $(grep 'Requests/sec' "$WORK/wrk_$r.out")"
+				else
+					log "throughput $r/$ROUNDS: vitals load --vus $CONNS --connections $CONNS --threads 1 --duration ${DURATION}s"
+					run_timed "vitals_closed_$r" "$VITALS" load "$URL" --vus "$CONNS" --connections "$CONNS" --threads 1 \
+						--duration "${DURATION}s" --summary-json "$WORK/vitals_closed_$r.json"
+					sleep 1
+					slice_log "vitals_closed_$r" "$n0" "$WORK/vitals_closed_$r.log"
+					log "  rps $(grep -o '"rps": *[0-9.]*' "$WORK/vitals_closed_$r.json" | head -1)"
+				fi
+			done
+		done
 		;;
 	accuracy)
 		log "accuracy: vitals load --rate $RATE/s --duration ${DURATION}s"
@@ -212,7 +223,7 @@ if [[ -s $WORK/error.log ]]; then log "nginx error.log: $(tail -3 "$WORK/error.l
 # Report
 mkdir -p "$(dirname "$OUT_JSON")"
 rc=0
-WORK=$WORK OUT_JSON=$OUT_JSON PHASES=$PHASES CONNS=$CONNS DURATION=$DURATION RATE=$RATE HIGH_RATE=$HIGH_RATE \
+WORK=$WORK OUT_JSON=$OUT_JSON PHASES=$PHASES ROUNDS=$ROUNDS CONNS=$CONNS DURATION=$DURATION RATE=$RATE HIGH_RATE=$HIGH_RATE \
 	FILE_BYTES=$FILE_BYTES MIN_RATIO=$MIN_RATIO MAX_DIFF_MS=$MAX_DIFF_MS KEEPALIVE_REQUESTS=$KEEPALIVE_REQUESTS \
 	NGINX_VERSION=$NGINX_VERSION WRK_VERSION=$WRK_VERSION VITALS_VERSION=$VITALS_VERSION GIT_REV=$GIT_REV \
 	CPU_MODEL=$CPU_MODEL NPROC=$NPROC URL=$URL ELAPSED=$((SECONDS - T_START)) \
@@ -268,27 +279,39 @@ rows = []  # (figure, vitals, peer, ratio/diff)
 f = lambda v, d=1: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{d}f}"
 
 if "throughput" in phases:
-    w = timed("wrk")
-    m = re.search(r"Requests/sec:\s*([0-9.]+)", read("wrk.out"))
-    w["rps"] = float(m.group(1)) if m else float("nan")
-    m = re.search(r"(\d+) requests in", read("wrk.out"))
-    w["requests"] = int(m.group(1)) if m else None
-    m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", read("wrk.out"))
-    w["non_2xx"] = int(m.group(1)) if m else 0
-    m = re.search(r"Socket errors:.*", read("wrk.out"))
-    w["socket_errors"] = m.group(0) if m else None
-    _, w["server_connections"], _ = access("wrk")
-    v = timed("vitals_closed")
-    s = json.loads(read("vitals_closed.json"))
-    v.update(rps=s["rps"], requests=s["requests"], errors=s["errors"]["total"],
-             p50_ms=s["latency_ms"]["p50"], p99_ms=s["latency_ms"]["p99"])
-    _, v["server_connections"], _ = access("vitals_closed")
-    ratio = v["rps"] / w["rps"]
-    out["throughput"] = {"wrk": w, "vitals": v, "ratio_rps": ratio,
+    def wrk_round(name):
+        w = timed(name)
+        m = re.search(r"Requests/sec:\s*([0-9.]+)", read(name + ".out"))
+        w["rps"] = float(m.group(1)) if m else float("nan")
+        m = re.search(r"(\d+) requests in", read(name + ".out"))
+        w["requests"] = int(m.group(1)) if m else None
+        m = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", read(name + ".out"))
+        w["non_2xx"] = int(m.group(1)) if m else 0
+        m = re.search(r"Socket errors:.*", read(name + ".out"))
+        w["socket_errors"] = m.group(0) if m else None
+        _, w["server_connections"], _ = access(name)
+        return w
+
+    def vitals_round(name):
+        v = timed(name)
+        s = json.loads(read(name + ".json"))
+        v.update(rps=s["rps"], requests=s["requests"], errors=s["errors"]["total"],
+                 p50_ms=s["latency_ms"]["p50"], p99_ms=s["latency_ms"]["p99"])
+        _, v["server_connections"], _ = access(name)
+        return v
+
+    rounds = []
+    for r in range(1, int(E["ROUNDS"]) + 1):
+        w, v = wrk_round(f"wrk_{r}"), vitals_round(f"vitals_closed_{r}")
+        rounds.append((v["rps"] / w["rps"], w, v))
+    ratios = [x[0] for x in rounds]
+    ratio, w, v = sorted(rounds, key=lambda x: x[0])[len(rounds) // 2]
+    out["throughput"] = {"wrk": w, "vitals": v, "ratio_rps": ratio, "ratios_by_round": ratios,
                          "vitals_cpu_per_request_us": v["cpu_s"] / v["requests"] * 1e6,
                          "wrk_cpu_per_request_us": w["cpu_s"] / w["requests"] * 1e6 if w["requests"] else None}
     rows += [
-        (f"requests/s, {conns} connections, {dur} s (closed)", f(v["rps"], 0), f(w["rps"], 0), f"{ratio:.2f}"),
+        (f"requests/s, {conns} connections, {dur} s (closed), median of {len(rounds)} rounds", f(v["rps"], 0), f(w["rps"], 0), f"{ratio:.2f}"),
+        ("vitals/wrk requests/s by round", "", "", " ".join(f"{x:.2f}" for x in ratios)),
         ("client CPU-s", f(v["cpu_s"], 2), f(w["cpu_s"], 2), f"{v['cpu_s'] / w['cpu_s']:.2f}" if w["cpu_s"] else "n/a"),
         ("client CPU-µs per request", f(out["throughput"]["vitals_cpu_per_request_us"], 2),
          f(out["throughput"]["wrk_cpu_per_request_us"], 2),
