@@ -4,6 +4,7 @@
 
 pub mod civil;
 pub mod duration;
+pub mod fsutil;
 pub mod exposition;
 pub mod labels;
 pub mod matcher;

@@ -1,7 +1,6 @@
 //! Atomic JSON state files: write to `NAME.tmp`, fsync, rename over `NAME`, fsync the directory.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -11,21 +10,9 @@ use crate::error::NotifyError;
 
 /// Writes `value` as JSON to `path` so a crash leaves either the old or the new file.
 pub fn write_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), NotifyError> {
-    let io = |source| NotifyError::Io { path: path.to_path_buf(), source };
-    let dir = path.parent().expect("state files live in a directory");
-    fs::create_dir_all(dir).map_err(io)?;
-    let tmp = path.with_extension("json.tmp");
     let mut bytes = serde_json::to_vec_pretty(value).expect("serialisable");
     bytes.push(b'\n');
-    let mut f = fs::File::create(&tmp).map_err(io)?;
-    f.write_all(&bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(io)?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    vitals_model::fsutil::write_atomic(path, &bytes).map_err(|source| NotifyError::Io { path: path.to_path_buf(), source })
 }
 
 /// Reads a JSON state file; a missing file gives `None`.

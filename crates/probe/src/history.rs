@@ -3,7 +3,6 @@
 //! (`data/probes/history.json`, see docs/format/probes.md).
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -165,19 +164,7 @@ impl History {
         let file = File { version: VERSION, saved_at: now, targets: self.targets.values().cloned().collect() };
         let bytes = serde_json::to_vec_pretty(&file)
             .map_err(|e| HistoryError::Format { path: path.display().to_string(), message: e.to_string() })?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let tmp = path.with_extension("json.tmp");
-        {
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(&bytes).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, path).map_err(io)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        vitals_model::fsutil::write_atomic(path, &bytes).map_err(io)
     }
 
     /// Reads a history file; a missing file is an empty history.

@@ -3,7 +3,6 @@
 //! disappears), hands alerts to the notifier, and saves its alert states so a restart resumes them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -192,16 +191,7 @@ impl Group {
         if self.saved.as_deref() == Some(&bytes[..]) {
             return Ok(());
         }
-        std::fs::create_dir_all(dir)?;
-        let path = self.state_path(dir);
-        let tmp = path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+        vitals_model::fsutil::write_atomic(&self.state_path(dir), &bytes)?;
         self.saved = Some(bytes);
         Ok(())
     }

@@ -299,7 +299,7 @@ pub(crate) async fn put(State(st): State<Arc<WebState>>, UrlPath(id): UrlPath<St
     } else {
         serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
     };
-    let res = tokio::task::spawn_blocking(move || write_atomic(&path, text.as_bytes())).await;
+    let res = tokio::task::spawn_blocking(move || vitals_model::fsutil::write_atomic(&path, text.as_bytes())).await;
     match res {
         Ok(Ok(())) => ok(json!({"id": id})),
         Ok(Err(e)) => api_error(500, "internal", format!("saving dashboard {id}: {e}")),
@@ -319,24 +319,6 @@ pub(crate) async fn delete(State(st): State<Arc<WebState>>, UrlPath(id): UrlPath
         Ok(()) => ok(json!({"id": id})),
         Err(e) => api_error(500, "internal", format!("deleting {}: {e}", path.display())),
     }
-}
-
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    // A name of its own per save, so two saves of one dashboard never write into each other's file.
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
