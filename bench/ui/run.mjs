@@ -18,6 +18,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from '../../ui/e2e/harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -246,16 +247,8 @@ const LIVE_METRIC = 'bench_ui_live';
 
 // --- browser ---------------------------------------------------------------------------------
 
-const CHROME_ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+// The same Chromium flags as the browser tests (headless, no network of its own).
+const CHROME_ARGS = CHROMIUM_ARGS;
 
 /**
  * In-page probe (init script): records in window.__bench the first animation frame (performance.now(),

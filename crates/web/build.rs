@@ -17,6 +17,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", ui.join(input).display());
     }
     println!("cargo:rerun-if-env-changed=VITALS_UI_SKIP_BUILD");
+    println!("cargo:rerun-if-changed=src/ui_mime.rs");
     if ui.join("package.json").exists() && std::env::var_os("VITALS_UI_SKIP_BUILD").is_none() && stale(&ui, &dist) {
         if let Err(e) = build(&ui) {
             println!("cargo:warning=the web UI was not built ({e}); embedding the previous ui/dist if there is one");
@@ -103,17 +104,5 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
     }
 }
 
-fn content_type(name: &str) -> &'static str {
-    match name.rsplit('.').next().unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        "json" | "map" => "application/json",
-        "woff2" => "font/woff2",
-        "txt" => "text/plain; charset=utf-8",
-        _ => "application/octet-stream",
-    }
-}
+// The content types, shared with the server (which needs them for `VITALS_UI_DIR`).
+include!("src/ui_mime.rs");

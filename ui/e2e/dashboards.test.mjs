@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { artifactsDir, missingPrerequisites, newPage, screenshot, serveDist, startBrowser, startVitals, until, vitalsBin } from './harness.mjs';
+import { withPage as harnessWithPage } from './harness.mjs';
 
 /** A 400 (a refused save) is logged by the browser as a failed resource load. */
 const BAD_REQUEST = /Failed to load resource: the server responded with a status of 400/;
@@ -90,16 +91,8 @@ after(async () => {
   await vitals?.stop();
 }, { timeout: 30_000 });
 
-async function withPage(f, allow = []) {
-  const { page, errors } = await newPage(browser.context, allow);
-  try {
-    await f(page);
-    await page.waitForTimeout(200);
-    assert.deepEqual(errors, [], 'console errors or uncaught exceptions');
-  } finally {
-    await page.close();
-  }
-}
+/** Opens a page, runs `f(page)`, then checks that the browser logged no errors (harness.withPage). */
+const withPage = (f, allow = []) => harnessWithPage(browser.context, f, allow);
 
 const DASH_ID = 'e2e-dash';
 const PANELS = [

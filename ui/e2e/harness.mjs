@@ -287,6 +287,20 @@ export async function newPage(context, allow = []) {
   return { page, errors };
 }
 
+/** Opens a page in `context`, runs `f(page)`, then checks that the browser logged no errors. */
+export async function withPage(context, f, allow = []) {
+  const { default: assert } = await import('node:assert/strict');
+  const { page, errors } = await newPage(context, allow);
+  try {
+    await f(page);
+    // Late errors (a request failing after the page showed) count too.
+    await page.waitForTimeout(200);
+    assert.deepEqual(errors, [], 'console errors or uncaught exceptions');
+  } finally {
+    await page.close();
+  }
+}
+
 export async function screenshot(page, name) {
   await mkdir(artifactsDir, { recursive: true });
   const file = path.join(artifactsDir, `${name}.png`);

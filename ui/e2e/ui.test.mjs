@@ -16,6 +16,7 @@ import {
   until,
   vitalsBin,
 } from './harness.mjs';
+import { withPage as harnessWithPage } from './harness.mjs';
 
 const HANDLERS = ['/a', '/b', '/c'];
 const REQUESTS = 'e2e_requests_total';
@@ -105,18 +106,8 @@ after(async () => {
   if (browser) console.log(`screenshots in ${artifactsDir}`);
 }, { timeout: 30_000 });
 
-/** Opens a page, runs `f(page)`, then checks that the browser logged no errors. */
-async function withPage(f, allow = []) {
-  const { page, errors } = await newPage(browser.context, allow);
-  try {
-    await f(page);
-    // Late errors (a request failing after the page showed) count too.
-    await page.waitForTimeout(200);
-    assert.deepEqual(errors, [], 'console errors or uncaught exceptions');
-  } finally {
-    await page.close();
-  }
-}
+/** Opens a page, runs `f(page)`, then checks that the browser logged no errors (harness.withPage). */
+const withPage = (f, allow = []) => harnessWithPage(browser.context, f, allow);
 
 // A hang must not keep the run (and the vitals it started) going: the suite has 110 s.
 describe('vitals UI in chromium', { timeout: 110_000 }, () => {

@@ -494,13 +494,7 @@ fn compare_samples(
         Worse::Up => (test.p_greater, test.p_less, change),
         Worse::Down => (test.p_less, test.p_greater, -change),
     };
-    let verdict = if p_worse < opts.alpha && worse_change > opts.min_change {
-        Verdict::Regression
-    } else if p_better < opts.alpha && -worse_change > opts.min_change {
-        Verdict::Improvement
-    } else {
-        Verdict::NoChange
-    };
+    let verdict = decide(p_worse, p_better, worse_change, opts.min_change, opts.alpha);
     MetricComparison {
         metric: metric.to_string(),
         baseline,
@@ -509,6 +503,18 @@ fn compare_samples(
         p_value: Some(p_worse.min(p_better)),
         verdict,
         samples,
+    }
+}
+
+/// The verdict of a one-sided test pair: a regression when the bad direction is significant and moved
+/// by more than `threshold` (`worse_by` is positive when worse), an improvement the other way round.
+fn decide(p_worse: f64, p_better: f64, worse_by: f64, threshold: f64, alpha: f64) -> Verdict {
+    if p_worse < alpha && worse_by > threshold {
+        Verdict::Regression
+    } else if p_better < alpha && -worse_by > threshold {
+        Verdict::Improvement
+    } else {
+        Verdict::NoChange
     }
 }
 
@@ -546,13 +552,7 @@ fn compare_proportions(
         (1.0, 1.0)
     };
     let threshold = (opts.min_change * baseline).max(MIN_ABS_RATE_CHANGE);
-    let verdict = if p_up < opts.alpha && current - baseline > threshold {
-        Verdict::Regression
-    } else if p_down < opts.alpha && baseline - current > threshold {
-        Verdict::Improvement
-    } else {
-        Verdict::NoChange
-    };
+    let verdict = decide(p_up, p_down, current - baseline, threshold, opts.alpha);
     MetricComparison {
         metric: metric.to_string(),
         baseline,

@@ -333,25 +333,11 @@ fn fmt_tick(v: f64, step: f64, top: f64) -> String {
     format!("{:.*}{suffix}", decimals, v / unit)
 }
 
-/// Civil date (year, month, day) of a count of days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
-    let month = (if mp < 10 { mp + 3 } else { mp - 9 }) as u32; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// A Unix time in milliseconds as `YYYY-MM-DD hh:mm:ss UTC`.
 fn fmt_utc(unix_ms: i64) -> String {
     let secs = unix_ms.div_euclid(1000);
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = vitals_model::civil::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", sod / 3600, sod % 3600 / 60, sod % 60)
 }
 
@@ -1568,7 +1554,7 @@ mod tests {
         assert_eq!(fmt_utc(1_700_000_000_000), "2023-11-14 22:13:20 UTC");
         assert_eq!(fmt_utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
         assert_eq!(fmt_utc(-1), "1969-12-31 23:59:59 UTC");
-        assert_eq!(civil_from_days(-719_468), (0, 3, 1));
+        assert_eq!(vitals_model::civil::civil_from_days(-719_468), (0, 3, 1));
         assert_eq!(fmt_count(1_234_567.0), "1,234,567");
         assert_eq!(fmt_count(999.0), "999");
         assert_eq!(fmt_ms(0.412), "0.412 ms");

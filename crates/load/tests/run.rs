@@ -44,34 +44,49 @@ async fn server(behavior: Behavior) -> String {
     format!("http://{addr}/path?x=1")
 }
 
+/// One request as the test servers see it.
+struct Request {
+    /// The request line, e.g. `GET /path HTTP/1.1`.
+    line: String,
+    /// Header names (lower case) and values.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> &str {
+        self.headers.iter().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// Reads the next request (head, then a Content-Length body); `None` when the client is gone.
+async fn read_request<S: tokio::io::AsyncRead + Unpin>(stream: &mut BufReader<S>) -> Option<Request> {
+    let mut line = String::new();
+    let mut req = Request { line: String::new(), headers: Vec::new(), body: Vec::new() };
+    loop {
+        line.clear();
+        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        if line.trim().is_empty() {
+            break;
+        }
+        if req.line.is_empty() {
+            req.line = line.trim_end().to_string();
+        } else if let Some((k, v)) = line.split_once(':') {
+            req.headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let len: usize = req.header("content-length").parse().unwrap_or(0);
+    req.body = vec![0; len];
+    stream.read_exact(&mut req.body).await.ok()?;
+    Some(req)
+}
+
 async fn serve_conn(stream: TcpStream, behavior: Behavior, state: Arc<(AtomicU64, Mutex<Option<Instant>>)>) {
     let mut stream = BufReader::new(stream);
     loop {
-        // Request head, then body by Content-Length.
-        let mut len = 0usize;
-        let mut line = String::new();
-        let mut request_line = String::new();
-        loop {
-            line.clear();
-            if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-                return;
-            }
-            if line.trim().is_empty() {
-                break;
-            }
-            if request_line.is_empty() {
-                request_line = line.clone();
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut body = vec![0; len];
-        if stream.read_exact(&mut body).await.is_err() {
-            return;
-        }
+        let Some(Request { line: request_line, body, .. }) = read_request(&mut stream).await else { return };
         let n = state.0.fetch_add(1, Ordering::SeqCst);
         if let Behavior::Routes = behavior {
             let path = request_line.split_whitespace().nth(1).unwrap_or("/");
@@ -478,30 +493,11 @@ async fn journey_server() -> (String, Arc<Mutex<std::collections::BTreeMap<Strin
             tokio::spawn(async move {
                 let mut stream = BufReader::new(stream);
                 loop {
-                    let (mut line, mut first, mut auth, mut len) = (String::new(), String::new(), String::new(), 0);
-                    loop {
-                        line.clear();
-                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line.trim().is_empty() {
-                            break;
-                        }
-                        if first.is_empty() {
-                            first = line.clone();
-                        } else if let Some((k, v)) = line.split_once(':') {
-                            match k.to_ascii_lowercase().as_str() {
-                                "content-length" => len = v.trim().parse().unwrap(),
-                                "authorization" => auth = v.trim().to_string(),
-                                _ => {}
-                            }
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    stream.read_exact(&mut body).await.unwrap();
-                    let target = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                    let Some(req) = read_request(&mut stream).await else { return };
+                    let (auth, body) = (req.header("authorization").to_string(), &req.body);
+                    let target = req.line.split_whitespace().nth(1).unwrap_or("").to_string();
                     let (status, out) = if target == "/login" {
-                        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
                         let user = v["user"].as_str().unwrap_or("?");
                         ("200 OK", format!(r#"{{"data":{{"token":"tok-{user}"}}}}"#))
                     } else if let Some(user) = target.strip_prefix("/orders?user=") {
@@ -609,15 +605,8 @@ async fn tls_server() -> (String, String) {
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(sock).await else { return };
                 let mut rd = BufReader::new(tls);
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if rd.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if line.trim().is_empty()
-                        && rd.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await.is_err()
-                    {
+                while read_request(&mut rd).await.is_some() {
+                    if rd.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await.is_err() {
                         return;
                     }
                 }

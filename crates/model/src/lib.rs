@@ -4,8 +4,8 @@
 
 pub mod civil;
 pub mod duration;
-pub mod fsutil;
 pub mod exposition;
+pub mod fsutil;
 pub mod labels;
 pub mod matcher;
 pub mod mem;

@@ -12,7 +12,8 @@ use crate::error::NotifyError;
 pub fn write_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), NotifyError> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("serialisable");
     bytes.push(b'\n');
-    vitals_model::fsutil::write_atomic(path, &bytes).map_err(|source| NotifyError::Io { path: path.to_path_buf(), source })
+    vitals_model::fsutil::write_atomic(path, &bytes)
+        .map_err(|source| NotifyError::Io { path: path.to_path_buf(), source })
 }
 
 /// Reads a JSON state file; a missing file gives `None`.

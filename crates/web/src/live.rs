@@ -19,6 +19,7 @@ use tokio::sync::broadcast;
 use vitals_promql::QueryOptions;
 
 use crate::params::local_storage;
+use crate::query_api::unix_ms;
 use crate::{api_error, query_json, WebState};
 
 /// The most queries one live connection may follow.
@@ -94,7 +95,7 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
     }
     let slot = StreamSlot(st.clone());
     let engine = st.engine.clone();
-    let first = Some(now_ms());
+    let first = Some(unix_ms(std::time::SystemTime::now()));
     let state = (rx, first, queries, storage, engine, slot);
     let stream = futures_util::stream::unfold(
         state,
@@ -119,7 +120,7 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
             // Live evaluations share a few blocking threads, so streams cannot crowd out /api/v1/query.
             let _permit = live_permits().acquire().await.ok()?;
             let (qs, s, e) = (queries.clone(), storage.clone(), engine.clone());
-            let t = now_ms();
+            let t = unix_ms(std::time::SystemTime::now());
             let events = tokio::task::spawn_blocking(move || {
             let mut out = String::new();
             let opts = QueryOptions { timeout: Some(Duration::from_secs(10)), ..QueryOptions::default() };
@@ -166,8 +167,4 @@ fn json_str(s: &str) -> String {
     let mut out = String::new();
     query_json::json_string(&mut out, s);
     out
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -274,7 +274,7 @@ pub(crate) async fn query_exemplars(
 }
 
 /// Milliseconds since the Unix epoch.
-fn unix_ms(t: SystemTime) -> i64 {
+pub(crate) fn unix_ms(t: SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => d.as_millis() as i64,
         Err(e) => -(e.duration().as_millis() as i64),

@@ -34,18 +34,7 @@ fn body(bytes: std::borrow::Cow<'static, [u8]>) -> axum::body::Body {
     }
 }
 
-/// The content type of a file served from `VITALS_UI_DIR`.
-fn content_type(name: &str) -> &'static str {
-    match name.rsplit('.').next().unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "json" | "map" => "application/json",
-        _ => "application/octet-stream",
-    }
-}
+include!("ui_mime.rs");
 
 /// Serves `path` from the UI: an asset, or `index.html` for page paths; `None` for API-like paths,
 /// other methods, or paths that look like missing files.
