@@ -207,9 +207,21 @@ pub async fn dns_server() -> SocketAddr {
     auth.upsert_mut(Record::from_rdata(multi, 300, RData::A(A::new(192, 0, 2, 2))), 1);
     let mut catalog = Catalog::new();
     catalog.upsert(LowerName::new(&origin), vec![Arc::new(auth)]);
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    // UDP and TCP on the same port: the UDP port's TCP twin may be taken (an outgoing connection's
+    // local port), so try a few ports.
+    let mut tries = 0;
+    let (udp, tcp, addr) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        match TcpListener::bind(addr).await {
+            Ok(tcp) => break (udp, tcp, addr),
+            Err(e) if tries < 20 => {
+                tries += 1;
+                eprintln!("dns test server: tcp {addr}: {e}; another port");
+            }
+            Err(e) => panic!("dns test server: tcp {addr}: {e}"),
+        }
+    };
     let mut server = hickory_server::ServerFuture::new(catalog);
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5));
