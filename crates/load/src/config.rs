@@ -183,6 +183,38 @@ pub struct LoadConfig {
     pub insecure: bool,
     /// https: trust the CA certificates in this PEM file instead of the built-in roots.
     pub ca_file: Option<std::path::PathBuf>,
+    /// Whether the runtime's threads poll for responses instead of sleeping while they keep coming.
+    pub busy_poll: BusyPoll,
+}
+
+/// When the load generator's threads busy-poll (`--busy-poll`).
+///
+/// A thread that sleeps between responses has to be woken by the kernel for the next one, and on
+/// loopback that wake-up is paid on the core of the server under test (a cross-core interrupt, costly
+/// in a virtual machine). Polling while responses keep arriving spares the server that work, at the
+/// price of a busy core per thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BusyPoll {
+    /// Poll while at least 20,000 responses per second arrive, when the runtime has fewer threads than
+    /// the machine has cores (`--threads 1` on a multi-core machine), so a core stays for the rest.
+    #[default]
+    Auto,
+    /// Poll while at least 20,000 responses per second arrive, whatever the thread count.
+    On,
+    /// Never: threads sleep whenever they have nothing to do.
+    Off,
+}
+
+impl std::str::FromStr for BusyPoll {
+    type Err = String;
+    fn from_str(s: &str) -> Result<BusyPoll, String> {
+        match s {
+            "auto" => Ok(BusyPoll::Auto),
+            "on" => Ok(BusyPoll::On),
+            "off" => Ok(BusyPoll::Off),
+            other => Err(format!("busy poll must be auto, on or off, not {other:?}")),
+        }
+    }
 }
 
 /// One named request of a scenario.
@@ -232,6 +264,7 @@ impl LoadConfig {
             iterations: None,
             insecure: false,
             ca_file: None,
+            busy_poll: BusyPoll::Auto,
             url: HttpUrl::parse(url)?,
             method: "GET".to_string(),
             headers: Vec::new(),

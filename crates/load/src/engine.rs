@@ -1,6 +1,8 @@
 //! Runs a load test: the open-model scheduler, the workers, the connection pool and the stop signal.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
@@ -10,7 +12,7 @@ use tokio::sync::{mpsc, watch, Mutex, Semaphore};
 use tokio::time::{sleep_until, Instant};
 use tokio_rustls::TlsConnector;
 
-use crate::config::{weighted_order, Checks, ConfigError, LoadConfig, Model, RequestSpec};
+use crate::config::{weighted_order, BusyPoll, Checks, ConfigError, LoadConfig, Model, RequestSpec};
 use crate::http::{tls_connector, Conn, HttpError, PreparedRequest, Response};
 use crate::profile::Profile;
 use crate::summary::{ErrorCounts, Phases, RunInfo, Summary};
@@ -19,6 +21,17 @@ use crate::vars::{json_at, DataTable, Extract, Template};
 
 /// Largest latency the histograms track (1 hour, in microseconds); larger values are clamped.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// Tallies are kept in this many shards per runtime thread (workers share them, so memory does not
+/// grow with the number of VUs).
+const SHARDS_PER_THREAD: usize = 4;
+
+/// Busy polling runs while at least this many responses arrive per `BUSY_WINDOW` (20,000/s).
+const BUSY_MIN_RESPONSES: u64 = 20;
+/// How often busy polling re-checks the response rate.
+const BUSY_WINDOW: Duration = Duration::from_millis(1);
+/// How often an idle busy poller checks whether responses come fast enough to start polling.
+const BUSY_IDLE_CHECK: Duration = Duration::from_millis(10);
 
 /// Hooks into a running load test.
 #[derive(Default)]
@@ -85,6 +98,12 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
             pool,
         });
     }
+    let threads = tokio::runtime::Handle::current().metrics().num_workers().max(1);
+    let workers_max = match cfg.model {
+        Model::Closed { .. } => cfg.max_vus() as usize,
+        Model::Open { .. } => cfg.connections,
+    };
+    let shards = workers_max.clamp(1, SHARDS_PER_THREAD * threads);
     let shared = Arc::new(Shared {
         targets,
         idle: addrs.iter().map(|_| StdMutex::new(Vec::with_capacity(cfg.connections))).collect(),
@@ -100,7 +119,14 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
         sequential: cfg.sequential,
         think_time: cfg.think_time,
         data: cfg.data.clone(),
+        stats: (0..shards).map(|_| StdMutex::new(Stats::new(specs.len()))).collect(),
+        completed: AtomicU64::new(0),
     });
+    if busy_poll_enabled(cfg.busy_poll, threads) {
+        for _ in 0..threads {
+            tokio::spawn(busy_poll(shared.clone(), stop_rx.clone()));
+        }
+    }
     let ticker = {
         let (shared, stop, profile, tx) = (shared.clone(), stop_rx.clone(), profile.clone(), hooks.seconds.clone());
         tokio::spawn(tick(shared, stop, profile, tx))
@@ -113,7 +139,7 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
             let (vus_tx, vus_rx) = watch::channel(profile.target_at(0.0).round() as u32);
             for idx in 0..cfg.max_vus() {
                 let (shared, stop, vus) = (shared.clone(), stop_rx.clone(), vus_rx.clone());
-                workers.push(tokio::spawn(closed_worker(shared, stop, vus, idx, n_targets)));
+                workers.push(tokio::spawn(closed_worker(shared, stop, vus, idx)));
             }
             if !cfg.stages.is_empty() {
                 tokio::spawn(ramp_vus(profile.clone(), start, vus_tx, stop_rx.clone()));
@@ -123,19 +149,21 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
             let backlog = (profile.max() * cfg.backlog.as_secs_f64()).clamp(1.0, 1_000_000.0) as usize;
             let (tx, rx) = mpsc::channel::<Instant>(backlog);
             let rx = Arc::new(Mutex::new(rx));
-            for _ in 0..cfg.connections {
+            for idx in 0..cfg.connections {
                 let (shared, stop, rx) = (shared.clone(), stop_rx.clone(), rx.clone());
-                workers.push(tokio::spawn(open_worker(shared, stop, rx, n_targets)));
+                workers.push(tokio::spawn(open_worker(shared, stop, rx, idx)));
             }
             dropped = schedule(profile.clone(), start, deadline, cfg.iterations, tx, stop_rx.clone()).await;
         }
     }
 
-    let mut total = Stats::new(n_targets);
     for w in workers {
-        if let Ok(stats) = w.await {
-            total.merge(stats);
-        }
+        let _ = w.await;
+    }
+    let mut total = Stats::new(n_targets);
+    for shard in &shared.stats {
+        let stats = std::mem::replace(&mut *lock(shard), Stats::new(0));
+        total.merge(stats);
     }
     // Workers only end on their own when the iteration bound is used up.
     let _ = finished_tx.send(true);
@@ -313,6 +341,10 @@ struct Shared {
     think_time: Option<Duration>,
     /// Rows handed to iterations as variables.
     data: Option<Arc<DataTable>>,
+    /// The tallies, in shards; worker `i` records into shard `i % len`.
+    stats: Vec<StdMutex<Stats>>,
+    /// Responses and failures so far (what the busy poller watches).
+    completed: AtomicU64,
 }
 
 /// A worker's variables.
@@ -371,14 +403,8 @@ struct Target {
 
 /// A virtual user: sends the next request as soon as the previous one is done, while its index is
 /// below the number of active VUs.
-async fn closed_worker(
-    shared: Arc<Shared>,
-    stop: watch::Receiver<bool>,
-    mut vus: watch::Receiver<u32>,
-    idx: u32,
-    n_targets: usize,
-) -> Stats {
-    let mut stats = Stats::new(n_targets);
+async fn closed_worker(shared: Arc<Shared>, stop: watch::Receiver<bool>, mut vus: watch::Receiver<u32>, idx: u32) {
+    let mut worker = Worker::new(&shared, idx as usize);
     // A VU keeps its variables from one iteration to the next (a token from a log-in step).
     let mut vars = Vars::new();
     let stop = stopped(stop);
@@ -407,10 +433,9 @@ async fn closed_worker(
         tokio::select! {
             biased;
             _ = &mut stop => break,
-            _ = iteration(&shared, None, &mut stats, &mut vars) => {}
+            _ = iteration(&shared, None, &mut worker, &mut vars) => {}
         }
     }
-    stats
 }
 
 /// A connection's worker in the open model: takes the next intended start time from the queue.
@@ -418,9 +443,9 @@ async fn open_worker(
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
     rx: Arc<Mutex<mpsc::Receiver<Instant>>>,
-    n_targets: usize,
-) -> Stats {
-    let mut stats = Stats::new(n_targets);
+    idx: usize,
+) {
+    let mut worker = Worker::new(&shared, idx);
     let stop = stopped(stop);
     tokio::pin!(stop);
     loop {
@@ -438,17 +463,120 @@ async fn open_worker(
         tokio::select! {
             biased;
             _ = &mut stop => break,
-            _ = iteration(&shared, Some(intended), &mut stats, &mut vars) => {}
+            _ = iteration(&shared, Some(intended), &mut worker, &mut vars) => {}
         }
     }
-    stats
+}
+
+/// What a worker keeps between requests: which shard of the tallies it records into and its request timer.
+struct Worker {
+    shard: usize,
+    timer: RequestTimer,
+}
+
+impl Worker {
+    fn new(shared: &Shared, idx: usize) -> Worker {
+        Worker { shard: idx % shared.stats.len(), timer: RequestTimer::new(Instant::now() + shared.timeout) }
+    }
+}
+
+/// A worker's request timeout: one `Sleep` that is re-armed only when it fires, instead of a timer
+/// registered and cancelled around every request (`tokio::time::timeout`), which costs two timer-wheel
+/// updates per request. The sleep's deadline is never later than the running request's, since every
+/// request gets the same timeout and starts after the one before: when it fires early, it is moved to
+/// the running request's deadline.
+struct RequestTimer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl RequestTimer {
+    /// A timer whose first deadline is `first` (no later than the first request's deadline).
+    fn new(first: Instant) -> RequestTimer {
+        RequestTimer { sleep: Box::pin(tokio::time::sleep_until(first)) }
+    }
+
+    /// Runs `fut` to completion, or gives up at `deadline` (`None`).
+    async fn run<F: Future>(&mut self, deadline: Instant, fut: F) -> Option<F::Output> {
+        tokio::pin!(fut);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut fut => return Some(out),
+                () = &mut self.sleep => {
+                    if Instant::now() >= deadline {
+                        return None;
+                    }
+                    self.sleep.as_mut().reset(deadline);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `threads` runtime threads should busy-poll under `mode` (auto: when the machine has more
+/// cores than that).
+fn busy_poll_enabled(mode: BusyPoll, threads: usize) -> bool {
+    match mode {
+        BusyPoll::Off => false,
+        BusyPoll::On => true,
+        BusyPoll::Auto => threads < online_cpus(),
+    }
+}
+
+/// The machine's online cores (not only those this process may run on: `taskset` leaves the others to
+/// the rest of the machine); the cores available to this process where that is unknown.
+fn online_cpus() -> usize {
+    let from_sysfs = std::fs::read_to_string("/sys/devices/system/cpu/online").ok().and_then(|s| count_cpu_list(&s));
+    from_sysfs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Counts the CPUs of a kernel CPU list such as `0-3,6,8-9`.
+fn count_cpu_list(list: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in list.trim().split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().ok()?.checked_sub(a.parse::<usize>().ok()?)? + 1,
+            None => {
+                part.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    (n > 0).then_some(n)
+}
+
+/// Keeps one runtime thread polling for I/O (yielding in a loop, so the scheduler polls the kernel
+/// without blocking) while at least `BUSY_MIN_RESPONSES` responses arrive per `BUSY_WINDOW`; below that
+/// it sleeps and re-checks every `BUSY_IDLE_CHECK`. See [`BusyPoll`] for why.
+async fn busy_poll(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let mut busy = false;
+    while !*stop.borrow() {
+        let before = shared.completed.load(Ordering::Relaxed);
+        let started = Instant::now();
+        if busy {
+            let until = started + BUSY_WINDOW;
+            let mut spins = 0u32;
+            loop {
+                tokio::task::yield_now().await;
+                spins = spins.wrapping_add(1);
+                if spins.is_multiple_of(16) && Instant::now() >= until {
+                    break;
+                }
+            }
+        } else {
+            tokio::time::sleep(BUSY_IDLE_CHECK).await;
+        }
+        let n = shared.completed.load(Ordering::Relaxed).wrapping_sub(before);
+        let windows = (started.elapsed().as_secs_f64() / BUSY_WINDOW.as_secs_f64()).max(1.0);
+        busy = n as f64 / windows >= BUSY_MIN_RESPONSES as f64;
+    }
 }
 
 /// One iteration: the next request of the weighted mix, or every request in order for a
 /// sequential flow (stopping at the first failure, since later steps usually need what earlier ones
 /// extracted). A CSV data file gives the iteration its next row first. Latency starts at `intended`
 /// for the first request when given (open model), else at the actual send.
-async fn iteration(shared: &Shared, intended: Option<Instant>, stats: &mut Stats, vars: &mut Vars) {
+async fn iteration(shared: &Shared, intended: Option<Instant>, worker: &mut Worker, vars: &mut Vars) {
     if let Some(data) = &shared.data {
         data.next_row(vars);
     }
@@ -456,7 +584,7 @@ async fn iteration(shared: &Shared, intended: Option<Instant>, stats: &mut Stats
     if shared.sequential {
         let mut intended = intended;
         for i in 0..shared.targets.len() {
-            let ok = send_one(shared, i, intended.take(), stats, vars).await;
+            let ok = send_one(shared, i, intended.take(), worker, vars).await;
             let last = i + 1 == shared.targets.len();
             if !ok {
                 break;
@@ -465,7 +593,7 @@ async fn iteration(shared: &Shared, intended: Option<Instant>, stats: &mut Stats
         }
     } else {
         let i = shared.order[shared.next.fetch_add(1, Ordering::Relaxed) % shared.order.len()];
-        send_one(shared, i, intended, stats, vars).await;
+        send_one(shared, i, intended, worker, vars).await;
         think(shared, open).await;
     }
 }
@@ -480,7 +608,7 @@ async fn think(shared: &Shared, skip: bool) {
 
 /// Sends request `i`: waits for a pooled connection, sends, records, extracts variables; returns
 /// whether it succeeded.
-async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, stats: &mut Stats, vars: &mut Vars) -> bool {
+async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, worker: &mut Worker, vars: &mut Vars) -> bool {
     let target = &shared.targets[i];
     let rendered;
     let req = match &target.dynamic {
@@ -493,16 +621,19 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, stats: &
     let Ok(_permit) = shared.permits.acquire().await else { return false };
     let sent = Instant::now();
     let pool = &shared.idle[target.pool];
-    let idle = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
-    let result = tokio::time::timeout(shared.timeout, exchange(req, idle)).await;
+    let idle = lock(pool).pop();
+    let result = worker.timer.run(sent + shared.timeout, exchange(req, idle)).await;
     let done = Instant::now();
+    shared.completed.fetch_add(1, Ordering::Relaxed);
+    let mut guard = lock(&shared.stats[worker.shard]);
+    let stats = &mut *guard;
     stats.requests += 1;
     stats.by_request[i].requests += 1;
     let sec = done.saturating_duration_since(shared.start).as_secs();
     let mut latency_us = None;
     let mut bytes = 0;
     let failed = match result {
-        Ok(Ok((resp, mut conn))) => {
+        Some(Ok((resp, mut conn))) => {
             if let Some(connect) = conn.connect_time.take() {
                 stats.connect.saturating_record(micros(connect));
             }
@@ -511,7 +642,7 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, stats: &
             }
             stats.ttfb.saturating_record(micros(resp.ttfb));
             if resp.keep_alive {
-                pool.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+                lock(pool).push(conn);
             }
             let latency = done.saturating_duration_since(intended.unwrap_or(sent));
             latency_us = Some(micros(latency));
@@ -527,15 +658,15 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, stats: &
             }
             stats.record(i, resp, latency, &target.checks, extracted)
         }
-        Ok(Err(HttpError::Connect(_) | HttpError::Tls(_))) => {
+        Some(Err(HttpError::Connect(_) | HttpError::Tls(_))) => {
             stats.errors.connect += 1;
             true
         }
-        Ok(Err(_)) => {
+        Some(Err(_)) => {
             stats.errors.other += 1;
             true
         }
-        Err(_elapsed) => {
+        None => {
             stats.errors.timeout += 1;
             true
         }
@@ -543,8 +674,14 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, stats: &
     if failed {
         stats.by_request[i].errors += 1;
     }
+    drop(guard);
     shared.timeline.record(sec, latency_us, failed, bytes);
     !failed
+}
+
+/// Locks `m`, also when a panicking holder poisoned it (the tallies stay usable).
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A duration in whole microseconds, at least 1 (the histograms' lowest value).
@@ -603,7 +740,7 @@ struct Stats {
 
 impl Stats {
     /// Tallies for `n_targets` requests; per-request histograms only when there are several (a
-    /// single-URL run reports none, and each histogram costs ~190 KB per worker).
+    /// single-URL run reports none, and each histogram costs ~190 KB per shard).
     fn new(n_targets: usize) -> Stats {
         Stats {
             hist: new_histogram(),
@@ -706,4 +843,29 @@ fn json_equal(got: &serde_json::Value, want: &serde_json::Value) -> bool {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_are_counted() {
+        assert_eq!(count_cpu_list("0-1\n"), Some(2));
+        assert_eq!(count_cpu_list("0-3,6,8-9"), Some(7));
+        assert_eq!(count_cpu_list("5"), Some(1));
+        assert_eq!(count_cpu_list(""), None);
+        assert_eq!(count_cpu_list("3-1"), None);
+        assert_eq!(count_cpu_list("x"), None);
+    }
+
+    #[test]
+    fn auto_busy_polls_only_with_a_core_to_spare() {
+        let cores = online_cpus();
+        assert!(cores >= 1);
+        assert!(!busy_poll_enabled(BusyPoll::Auto, cores));
+        assert_eq!(busy_poll_enabled(BusyPoll::Auto, 1), cores > 1);
+        assert!(busy_poll_enabled(BusyPoll::On, cores));
+        assert!(!busy_poll_enabled(BusyPoll::Off, 1));
+    }
 }

@@ -20,8 +20,8 @@ mod timeline;
 pub mod vars;
 
 pub use config::{
-    default_connections, parse_duration, parse_rate, Checks, ConfigError, HttpUrl, LoadConfig, Model, RequestSpec,
-    DEFAULT_BACKLOG, ITERATIONS_MAX_DURATION,
+    default_connections, parse_duration, parse_rate, BusyPoll, Checks, ConfigError, HttpUrl, LoadConfig, Model,
+    RequestSpec, DEFAULT_BACKLOG, ITERATIONS_MAX_DURATION,
 };
 pub use engine::{run, run_with, RunHooks};
 pub use profile::{parse_stages, Stage};

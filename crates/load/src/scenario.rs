@@ -303,6 +303,7 @@ impl Scenario {
             data: self.data.clone(),
             insecure: self.insecure,
             ca_file: None,
+            busy_poll: crate::config::BusyPoll::Auto,
             iterations: self.iterations,
             url: first.url.clone(),
             method: first.method.clone(),

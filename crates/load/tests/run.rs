@@ -743,3 +743,61 @@ async fn bounds_and_cancel_end_runs_promptly() {
     assert!(Scenario::parse(&format!("flow: sequential\n{yaml}"), "o.yaml").is_ok());
     assert!(LoadConfig::new("https://bad_name!/").is_err(), "an https host that is no TLS name is refused");
 }
+
+/// Each worker's request timer is armed once and moved forward when it fires early: requests that
+/// finish within the timeout never count as timeouts, however long the run, and late ones still do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_timer_only_times_out_late_requests() {
+    // 200 ms answers under a 300 ms timeout: the timer armed at the start fires during the second
+    // request (at 300 ms, while that request is due at 500 ms) and must be moved, not taken as a timeout.
+    let url = server(Behavior::Sleep(Duration::from_millis(200))).await;
+    let mut cfg = config(&url, Model::Closed { vus: 2 }, Duration::from_millis(1300));
+    cfg.timeout = Duration::from_millis(300);
+    let s = run(cfg, None).await.unwrap();
+    assert_eq!(s.errors.total(), 0, "{}", s.to_text());
+    assert!((10..=14).contains(&s.requests), "{}", s.to_text());
+
+    // A stall of 1 s at the 4th request: it times out after 300 ms, not earlier and not later.
+    let url = server(Behavior::StallOnce { at: 3, len: Duration::from_secs(1) }).await;
+    let mut cfg = config(&url, Model::Closed { vus: 1 }, Duration::from_millis(1500));
+    cfg.timeout = Duration::from_millis(300);
+    cfg.iterations = Some(4);
+    let started = Instant::now();
+    let s = run(cfg, None).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!((s.requests, s.errors.timeout), (4, 1), "{}", s.to_text());
+    assert!(took >= Duration::from_millis(290) && took < Duration::from_millis(800), "{took:?}");
+}
+
+/// Busy polling (forced on) changes how threads wait, not what is measured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_polling_runs_measure_the_same() {
+    let url = server(Behavior::Sleep(Duration::from_millis(5))).await;
+    for mode in [vitals_load::BusyPoll::On, vitals_load::BusyPoll::Off] {
+        let mut cfg = config(&url, Model::Closed { vus: 8 }, Duration::from_millis(800));
+        cfg.busy_poll = mode;
+        let started = Instant::now();
+        let s = run(cfg, None).await.unwrap();
+        assert!(started.elapsed() < Duration::from_millis(1200), "{mode:?} ends on time");
+        assert_eq!(s.errors.total(), 0, "{mode:?}: {}", s.to_text());
+        assert!(s.requests >= 500, "{mode:?}: {}", s.to_text());
+        assert!(s.latency.p50 >= 5.0 && s.latency.p50 < 20.0, "{mode:?}: {:?}", s.latency);
+    }
+    assert_eq!("auto".parse(), Ok(vitals_load::BusyPoll::Auto));
+    assert!("always".parse::<vitals_load::BusyPoll>().unwrap_err().contains("auto, on or off"));
+}
+
+/// Thousands of VUs share a few shards of tallies (memory does not grow with the VUs); nothing is
+/// lost in the merge: the histogram, the status codes and the per-second timeline all hold every response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_vus_share_tallies_and_nothing_is_lost() {
+    let url = server(Behavior::Sleep(Duration::from_millis(20))).await;
+    let mut cfg = config(&url, Model::Closed { vus: 2000 }, Duration::from_millis(1500));
+    cfg.connections = 200;
+    let s = run(cfg, None).await.unwrap();
+    assert_eq!(s.errors.total(), 0, "{}", s.to_text());
+    assert!(s.requests > 2000, "{}", s.to_text());
+    assert_eq!(s.latency.count, s.requests);
+    assert_eq!(s.status_codes.get(&200).copied(), Some(s.requests));
+    assert_eq!(s.timeline.iter().map(|x| x.requests).sum::<u64>(), s.requests);
+}

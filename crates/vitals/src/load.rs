@@ -10,7 +10,9 @@ use anyhow::Context;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use vitals_load::baseline::{compare, BaselineOptions};
-use vitals_load::{parse_duration, parse_rate, parse_stages, LoadConfig, Model, RunHooks, Scenario, Second, Threshold};
+use vitals_load::{
+    parse_duration, parse_rate, parse_stages, BusyPoll, LoadConfig, Model, RunHooks, Scenario, Second, Threshold,
+};
 use vitals_remote::prompb::{encode_snappy, Label, Sample, TimeSeries, WriteRequest};
 
 /// The exit code when a threshold is broken or (with `--fail-on-regression`) the baseline regressed.
@@ -71,6 +73,11 @@ pub struct LoadArgs {
     /// Threads that send requests (default: one per core); `--threads 1` matches `wrk -t1`.
     #[arg(long)]
     threads: Option<usize>,
+    /// Poll for responses instead of sleeping while at least 20,000/s arrive: `auto` (when --threads
+    /// is below the machine's cores), `on` or `off`. Spares the server the wake-ups of a sleeping client
+    /// at the price of a busy core per thread.
+    #[arg(long, default_value = "auto")]
+    busy_poll: BusyPoll,
     /// Write the summary as JSON (schema vitals.load.summary/v1) to this file.
     #[arg(long)]
     summary_json: Option<PathBuf>,
@@ -113,6 +120,7 @@ pub fn main(a: LoadArgs) -> anyhow::Result<()> {
     let (mut cfg, suite) = config(&a)?;
     cfg.timeout = parse_duration(&a.timeout)?;
     cfg.insecure |= a.insecure;
+    cfg.busy_poll = a.busy_poll;
     if a.cacert.is_some() {
         cfg.ca_file = a.cacert.clone();
     }
