@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Load generator benchmark: `vitals load` against wrk 4.1 on the same nginx, in one run.
 #
-#   1. throughput (closed model): wrk -t1 -cC -dDs vs `vitals load --vus C --connections C --threads 1 --duration Ds`;
-#      requests/s, CPU-s and peak RSS of each client, ROUNDS (5) alternating pairs; budget: the median
+#   1. throughput (closed model): wrk -t1 -cC -dDs vs `vitals load --vus C --connections C --threads 1 --duration Ds`
+#      (busy polling on, its default with --threads 1 on a multi-core machine) and the same with `--busy-poll off`;
+#      requests/s, CPU-s and peak RSS of each client, ROUNDS (5) alternating rounds; budget: the median
 #      round's vitals/wrk >= MIN_RATIO (1.0).
 #   2. accuracy (open model): `vitals load --rate R/s` p50/p90/p99 vs nginx's `$request_time` of the same
 #      requests (access log lines written during that run); budget |difference| <= MAX_DIFF_MS (1 ms).
@@ -152,19 +153,21 @@ NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 # Busy CPU ticks of the whole machine (/proc/stat).
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# CPU ticks the hypervisor gave to others (/proc/stat "steal"): a noisy neighbour shows up here.
+steal_ticks() { awk '$1 == "cpu" { print $9; exit }' /proc/stat; }
 # run_timed NAME CMD...: runs CMD under /usr/bin/time; stdout to $WORK/NAME.out, "user sys maxrss_kb" to NAME.time.
 run_timed() {
 	local name=$1
 	shift
-	local n0 m0
-	n0=$(cpu_ticks "$NGINX_WORKER") m0=$(busy_ticks)
+	local n0 m0 s0
+	n0=$(cpu_ticks "$NGINX_WORKER") m0=$(busy_ticks) s0=$(steal_ticks)
 	"${PIN_CLIENT[@]}" "$TIME" -f '%U %S %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || {
 		local rc=$?
 		# vitals load exits 99 when a threshold is broken; we pass none, so any failure is an error.
 		die "$name failed ($rc): $(tail -3 "$WORK/$name.err")"
 	}
 	# nginx worker CPU-s and whole-machine busy CPU-s during the run.
-	echo "$(($(cpu_ticks "$NGINX_WORKER") - n0)) $(($(busy_ticks) - m0)) $(getconf CLK_TCK)" >"$WORK/$name.server"
+	echo "$(($(cpu_ticks "$NGINX_WORKER") - n0)) $(($(busy_ticks) - m0)) $(getconf CLK_TCK) $(($(steal_ticks) - s0))" >"$WORK/$name.server"
 }
 # Appends the access log lines written since line $2 to file $3.
 slice_log() { tail -n +"$(($2 + 1))" "$WORK/access.log" >"$3"; }
@@ -177,7 +180,7 @@ for phase in $PHASES; do
 		# ROUNDS alternating pairs (wrk first in odd rounds, vitals first in even ones), so drift and
 		# neighbours on a shared machine hit both; the report takes the median round.
 		for r in $(seq 1 "$ROUNDS"); do
-			if ((r % 2)); then order="wrk vitals"; else order="vitals wrk"; fi
+			if ((r % 2)); then order="wrk vitals vitals_off"; else order="vitals_off vitals wrk"; fi
 			for who in $order; do
 				n0=$(log_lines)
 				if [[ $who == wrk ]]; then
@@ -187,12 +190,13 @@ for phase in $PHASES; do
 					slice_log "wrk_$r" "$n0" "$WORK/wrk_$r.log"
 					log "  $(grep 'Requests/sec' "$WORK/wrk_$r.out")"
 				else
-					log "throughput $r/$ROUNDS: vitals load --vus $CONNS --connections $CONNS --threads 1 --duration ${DURATION}s"
-					run_timed "vitals_closed_$r" "$VITALS" load "$URL" --vus "$CONNS" --connections "$CONNS" --threads 1 \
-						--duration "${DURATION}s" --summary-json "$WORK/vitals_closed_$r.json"
+					if [[ $who == vitals ]]; then name=vitals_closed_$r poll=auto; else name=vitals_off_$r poll=off; fi
+					log "throughput $r/$ROUNDS: vitals load --vus $CONNS --connections $CONNS --threads 1 --duration ${DURATION}s --busy-poll $poll"
+					run_timed "$name" "$VITALS" load "$URL" --vus "$CONNS" --connections "$CONNS" --threads 1 \
+						--duration "${DURATION}s" --busy-poll "$poll" --summary-json "$WORK/$name.json"
 					sleep 1
-					slice_log "vitals_closed_$r" "$n0" "$WORK/vitals_closed_$r.log"
-					log "  rps $(grep -o '"rps": *[0-9.]*' "$WORK/vitals_closed_$r.json" | head -1)"
+					slice_log "$name" "$n0" "$WORK/$name.log"
+					log "  rps $(grep -o '"rps": *[0-9.]*' "$WORK/$name.json" | head -1)"
 				fi
 			done
 		done
@@ -249,9 +253,9 @@ def read(name):
 
 def timed(name):
     u, s, m = read(name + ".time").split()[-3:]
-    n, b, hz = (int(x) for x in read(name + ".server").split())
+    n, b, hz, st = (int(x) for x in read(name + ".server").split())
     return {"cpu_s": float(u) + float(s), "user_s": float(u), "sys_s": float(s), "peak_rss_mib": int(m) / 1024,
-            "nginx_cpu_s": n / hz, "machine_busy_cpu_s": b / hz}
+            "nginx_cpu_s": n / hz, "machine_busy_cpu_s": b / hz, "steal_cpu_s": st / hz}
 
 
 def access(name):
@@ -302,30 +306,42 @@ if "throughput" in phases:
 
     rounds = []
     for r in range(1, int(E["ROUNDS"]) + 1):
-        w, v = wrk_round(f"wrk_{r}"), vitals_round(f"vitals_closed_{r}")
-        rounds.append((v["rps"] / w["rps"], w, v))
+        w, v, o = wrk_round(f"wrk_{r}"), vitals_round(f"vitals_closed_{r}"), vitals_round(f"vitals_off_{r}")
+        rounds.append((v["rps"] / w["rps"], w, v, o, o["rps"] / w["rps"]))
     ratios = [x[0] for x in rounds]
-    ratio, w, v = sorted(rounds, key=lambda x: x[0])[len(rounds) // 2]
-    out["throughput"] = {"wrk": w, "vitals": v, "ratio_rps": ratio, "ratios_by_round": ratios,
-                         "vitals_cpu_per_request_us": v["cpu_s"] / v["requests"] * 1e6,
-                         "wrk_cpu_per_request_us": w["cpu_s"] / w["requests"] * 1e6 if w["requests"] else None}
+    off_ratios = [x[4] for x in rounds]
+    ratio, w, v, _, _ = sorted(rounds, key=lambda x: x[0])[len(rounds) // 2]
+    _, _, _, o, off_ratio = sorted(rounds, key=lambda x: x[4])[len(rounds) // 2]
+    per_req = lambda x: x["cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
+    nginx_per_req = lambda x: x["nginx_cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
+    out["throughput"] = {"wrk": w, "vitals": v, "vitals_busy_poll_off": o, "ratio_rps": ratio, "ratios_by_round": ratios,
+                         "ratio_rps_busy_poll_off": off_ratio, "ratios_by_round_busy_poll_off": off_ratios,
+                         "vitals_cpu_per_request_us": per_req(v), "wrk_cpu_per_request_us": per_req(w),
+                         "vitals_busy_poll_off_cpu_per_request_us": per_req(o),
+                         "rounds": [{"wrk": x[1], "vitals": x[2], "vitals_busy_poll_off": x[3]} for x in rounds]}
     rows += [
         (f"requests/s, {conns} connections, {dur} s (closed), median of {len(rounds)} rounds", f(v["rps"], 0), f(w["rps"], 0), f"{ratio:.2f}"),
         ("vitals/wrk requests/s by round", "", "", " ".join(f"{x:.2f}" for x in ratios)),
-        ("client CPU-s", f(v["cpu_s"], 2), f(w["cpu_s"], 2), f"{v['cpu_s'] / w['cpu_s']:.2f}" if w["cpu_s"] else "n/a"),
-        ("client CPU-µs per request", f(out["throughput"]["vitals_cpu_per_request_us"], 2),
-         f(out["throughput"]["wrk_cpu_per_request_us"], 2),
-         f"{out['throughput']['vitals_cpu_per_request_us'] / out['throughput']['wrk_cpu_per_request_us']:.2f}"),
+        ("… with `--busy-poll off`: requests/s (median round)", f(o["rps"], 0), "", f"{off_ratio:.2f}"),
+        ("… with `--busy-poll off`: vitals/wrk by round", "", "", " ".join(f"{x:.2f}" for x in off_ratios)),
+        ("client CPU-s (busy poll on / off)", f"{v['cpu_s']:.2f} / {o['cpu_s']:.2f}", f(w["cpu_s"], 2), ""),
+        ("client CPU-µs per request (busy poll on / off)", f"{per_req(v):.2f} / {per_req(o):.2f}", f(per_req(w), 2),
+         f"{per_req(v) / per_req(w):.2f} / {per_req(o) / per_req(w):.2f}"),
+        ("nginx worker CPU-µs per request (busy poll on / off)", f"{nginx_per_req(v):.2f} / {nginx_per_req(o):.2f}",
+         f(nginx_per_req(w), 2), f"{nginx_per_req(v) / nginx_per_req(w):.2f} / {nginx_per_req(o) / nginx_per_req(w):.2f}"),
         ("nginx worker CPU-s / whole machine busy CPU-s during the run",
          f"{v['nginx_cpu_s']:.2f} / {v['machine_busy_cpu_s']:.2f}", f"{w['nginx_cpu_s']:.2f} / {w['machine_busy_cpu_s']:.2f}", ""),
+        ("CPU-s stolen by the hypervisor during the run (all rounds, summed)",
+         f"{sum(x[2]['steal_cpu_s'] for x in rounds):.2f} / {sum(x[3]['steal_cpu_s'] for x in rounds):.2f}",
+         f"{sum(x[1]['steal_cpu_s'] for x in rounds):.2f}", ""),
         ("client peak RSS (MiB)", f(v["peak_rss_mib"]), f(w["peak_rss_mib"]),
          f"{v['peak_rss_mib'] / w['peak_rss_mib']:.2f}"),
         ("TCP connections seen by nginx", str(v["server_connections"]), str(w["server_connections"]), ""),
     ]
     if ratio < min_ratio:
         broken.append(f"throughput vitals/wrk {ratio:.2f} < {min_ratio}")
-    if v["errors"]:
-        broken.append(f"vitals closed run had {v['errors']} errors")
+    if v["errors"] or o["errors"]:
+        broken.append(f"vitals closed runs had {v['errors'] + o['errors']} errors")
 
 if "accuracy" in phases:
     v = timed("vitals_open")
@@ -382,7 +398,8 @@ print()
 print("Commands (URL = `" + E["URL"] + "`):")
 print()
 if "throughput" in phases:
-    print(f"- `wrk -t1 -c{conns} -d{dur}s URL` vs `vitals load URL --vus {conns} --connections {conns} --threads 1 --duration {dur}s`")
+    print(f"- `wrk -t1 -c{conns} -d{dur}s URL` vs `vitals load URL --vus {conns} --connections {conns} --threads 1 --duration {dur}s`"
+          " (and the same with `--busy-poll off`)")
 if "accuracy" in phases:
     print(f"- `vitals load URL --rate {rate}/s --duration {dur}s` vs nginx `$request_time` of the same requests")
 if "footprint" in phases:

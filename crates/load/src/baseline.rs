@@ -342,6 +342,8 @@ struct RunData {
     requests: u64,
     errors: u64,
     dropped: u64,
+    /// Iterations finished (`requests` in summaries from before `iterations` existed).
+    iterations: u64,
     rps: f64,
     /// Overall p50, p95, p99.
     latency: [f64; 3],
@@ -377,6 +379,8 @@ fn parse_run(v: &Value, side: &'static str) -> Result<RunData, BaselineError> {
     let requests = count("requests", &["requests"])?;
     let errors = count("errors.total", &["errors", "total"])?;
     let dropped = count("dropped_iterations", &["dropped_iterations"])?;
+    // A sequential flow's iteration is several requests, and dropped ones are iterations.
+    let iterations = v.get("iterations").and_then(Value::as_u64).unwrap_or(requests);
     let rps = num(v, &["rps"]).ok_or(missing("rps"))?;
     let latency = [
         num(v, &["latency_ms", "p50"]).ok_or(missing("latency_ms.p50"))?,
@@ -417,6 +421,7 @@ fn parse_run(v: &Value, side: &'static str) -> Result<RunData, BaselineError> {
         requests,
         errors,
         dropped,
+        iterations,
         rps,
         latency,
         latency_samples,
@@ -596,8 +601,8 @@ pub fn compare(current: &Value, baseline: &Value, opts: &BaselineOptions) -> Res
     if cur.open {
         metrics.push(compare_proportions(
             "dropped",
-            (cur.dropped, cur.requests + cur.dropped),
-            (base.dropped, base.requests + base.dropped),
+            (cur.dropped, cur.iterations + cur.dropped),
+            (base.dropped, base.iterations + base.dropped),
             opts,
         ));
     }
@@ -648,6 +653,8 @@ mod tests {
         open: bool,
         errors: u64,
         dropped: u64,
+        /// Requests per iteration (a sequential flow's steps).
+        steps: u64,
     }
 
     impl Default for Run {
@@ -663,6 +670,7 @@ mod tests {
                 open: false,
                 errors: 0,
                 dropped: 0,
+                steps: 1,
             }
         }
     }
@@ -712,6 +720,7 @@ mod tests {
             "latency_ms": {"count": requests, "min": 0.5, "mean": r.p50 * 1.2, "p50": r.p50, "p90": r.p95 * 0.8,
                            "p95": r.p95, "p99": r.p99, "p99.9": r.p99 * 1.5, "max": r.p99 * 2.0},
             "dropped_iterations": r.dropped,
+            "iterations": requests / r.steps,
             "bytes_received": requests * 100,
             "timeline": timeline,
         })
@@ -912,6 +921,24 @@ mod tests {
         let j = c.to_json();
         let dj = j["metrics"].as_array().unwrap().iter().find(|m| m["metric"] == "dropped").unwrap();
         assert_eq!(dj["change"], Value::Null);
+    }
+
+    #[test]
+    fn dropped_share_counts_iterations_not_requests() {
+        // A five-step journey: ~30k requests are ~6k iterations, so 1,500 dropped is a fifth of them.
+        let open = Run { open: true, steps: 5, ..Run::default() };
+        let cur = summary(Run { seed: 8, dropped: 1500, ..open });
+        let iterations = cur["iterations"].as_f64().unwrap();
+        let c = compare(&cur, &summary(Run { seed: 9, ..open }), &BaselineOptions::default()).unwrap();
+        let d = c.metric("dropped").unwrap();
+        assert!((d.current - 1500.0 / (iterations + 1500.0)).abs() < 1e-9, "{}", c.to_text());
+        assert!(d.current > 0.19, "{}", c.to_text());
+        // Summaries from before `iterations` existed count requests.
+        let mut old = cur.clone();
+        old.as_object_mut().unwrap().remove("iterations");
+        let c = compare(&old, &summary(Run { seed: 9, ..open }), &BaselineOptions::default()).unwrap();
+        let requests = old["requests"].as_f64().unwrap();
+        assert!((c.metric("dropped").unwrap().current - 1500.0 / (requests + 1500.0)).abs() < 1e-9);
     }
 
     #[test]

@@ -436,6 +436,7 @@ async fn closed_worker(shared: Arc<Shared>, stop: watch::Receiver<bool>, mut vus
             _ = iteration(&shared, None, &mut worker, &mut vars) => {}
         }
     }
+    worker.finish(&shared);
 }
 
 /// A connection's worker in the open model: takes the next intended start time from the queue.
@@ -466,17 +467,26 @@ async fn open_worker(
             _ = iteration(&shared, Some(intended), &mut worker, &mut vars) => {}
         }
     }
+    worker.finish(&shared);
 }
 
-/// What a worker keeps between requests: which shard of the tallies it records into and its request timer.
+/// What a worker keeps between requests: which shard of the tallies it records into, its request
+/// timer and the iterations it finished (added to its shard when it ends).
 struct Worker {
     shard: usize,
     timer: RequestTimer,
+    iterations: u64,
 }
 
 impl Worker {
     fn new(shared: &Shared, idx: usize) -> Worker {
-        Worker { shard: idx % shared.stats.len(), timer: RequestTimer::new(Instant::now() + shared.timeout) }
+        let timer = RequestTimer::new(Instant::now() + shared.timeout);
+        Worker { shard: idx % shared.stats.len(), timer, iterations: 0 }
+    }
+
+    /// Adds what only the worker counted to its shard.
+    fn finish(self, shared: &Shared) {
+        lock(&shared.stats[self.shard]).iterations += self.iterations;
     }
 }
 
@@ -586,6 +596,10 @@ async fn iteration(shared: &Shared, intended: Option<Instant>, worker: &mut Work
         for i in 0..shared.targets.len() {
             let ok = send_one(shared, i, intended.take(), worker, vars).await;
             let last = i + 1 == shared.targets.len();
+            if !ok || last {
+                // Counted before the closing think time, so a run stopped during it still counts it.
+                worker.iterations += 1;
+            }
             if !ok {
                 break;
             }
@@ -594,6 +608,7 @@ async fn iteration(shared: &Shared, intended: Option<Instant>, worker: &mut Work
     } else {
         let i = shared.order[shared.next.fetch_add(1, Ordering::Relaxed) % shared.order.len()];
         send_one(shared, i, intended, worker, vars).await;
+        worker.iterations += 1;
         think(shared, open).await;
     }
 }
@@ -731,6 +746,8 @@ struct Stats {
     /// Time from sending a request to reading its status line.
     ttfb: Histogram<u64>,
     requests: u64,
+    /// Iterations finished (added by workers when they end).
+    iterations: u64,
     errors: ErrorCounts,
     bytes: u64,
     status_codes: BTreeMap<u16, u64>,
@@ -748,6 +765,7 @@ impl Stats {
             tls: phase_histogram(),
             ttfb: phase_histogram(),
             requests: 0,
+            iterations: 0,
             errors: ErrorCounts::default(),
             bytes: 0,
             status_codes: BTreeMap::new(),
@@ -805,6 +823,7 @@ impl Stats {
             mine.errors += theirs.errors;
         }
         self.requests += other.requests;
+        self.iterations += other.iterations;
         self.errors.connect += other.errors.connect;
         self.errors.timeout += other.errors.timeout;
         self.errors.status += other.errors.status;
@@ -823,6 +842,7 @@ impl Stats {
             bytes_received: self.bytes,
             status_codes: self.status_codes,
             dropped_iterations: dropped,
+            iterations: self.iterations,
         }
     }
 }

@@ -129,6 +129,9 @@ pub struct Summary {
     pub latency: Latency,
     /// Open model: iterations not sent because the backlog was full.
     pub dropped_iterations: u64,
+    /// Iterations that ran to their end: one request each in a weighted mix; all steps of a sequential
+    /// flow, or those up to the step that failed.
+    pub iterations: u64,
     /// Bytes of responses read (heads and bodies).
     pub bytes_received: u64,
     /// Whether the run was stopped by the cancel channel before its configured duration.
@@ -200,6 +203,7 @@ pub(crate) struct Counts {
     pub bytes_received: u64,
     pub status_codes: BTreeMap<u16, u64>,
     pub dropped_iterations: u64,
+    pub iterations: u64,
 }
 
 impl Summary {
@@ -229,6 +233,7 @@ impl Summary {
             rps: if secs > 0.0 { c.requests as f64 / secs } else { 0.0 },
             latency: Latency::from_histogram(hist),
             dropped_iterations: c.dropped_iterations,
+            iterations: c.iterations,
             bytes_received: c.bytes_received,
             cancelled,
             thresholds: Vec::new(),
@@ -317,6 +322,7 @@ impl Summary {
             "latency_ms": self.latency.to_json(),
             "requests_by_name": by_name,
             "dropped_iterations": self.dropped_iterations,
+            "iterations": self.iterations,
             "bytes_received": self.bytes_received,
             "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual, "excess": t.excess, "unit": t.unit})).collect::<Vec<_>>(),
             "passed": self.passed(),
@@ -515,6 +521,7 @@ mod tests {
             rps: 6.7,
             latency: Latency::default(),
             dropped_iterations: 0,
+            iterations: 10,
             bytes_received: 0,
             cancelled: false,
             thresholds,

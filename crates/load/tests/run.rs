@@ -560,6 +560,8 @@ requests:
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.keys().cloned().collect::<Vec<_>>(), ["ann", "bob", "cid"], "every CSV row is used");
     assert_eq!(seen.values().sum::<u64>(), orders.requests);
+    assert_eq!(s.iterations, orders.requests, "an iteration is a whole journey: {}", s.to_text());
+    assert_eq!(s.to_json()["iterations"], orders.requests);
 
     // Without the extract the token is empty: every order is a 401 check error and the flow still logs in.
     let broken = yaml
@@ -571,6 +573,7 @@ requests:
         "a failed extract is a check error"
     );
     assert_eq!(s.requests_by_name.get("orders").map_or(0, |o| o.requests), 0, "the flow stops at the failed step");
+    assert_eq!(s.iterations, s.requests_by_name["login"].requests, "a journey ended by a failed step still counts");
 
     let undefined = yaml.replace("Bearer ${token}", "Bearer ${tokn}");
     std::fs::write(&file, &undefined).unwrap();
