@@ -185,6 +185,9 @@ pub struct LoadConfig {
     pub ca_file: Option<std::path::PathBuf>,
     /// Whether the runtime's threads poll for responses instead of sleeping while they keep coming.
     pub busy_poll: BusyPoll,
+    /// Speak HTTP/2 (h2c with prior knowledge on http, ALPN `h2` on https): `connections` connections,
+    /// each carrying up to 100 concurrent streams.
+    pub http2: bool,
 }
 
 /// When the load generator's threads busy-poll (`--busy-poll`).
@@ -265,6 +268,7 @@ impl LoadConfig {
             insecure: false,
             ca_file: None,
             busy_poll: BusyPoll::Auto,
+            http2: false,
             url: HttpUrl::parse(url)?,
             method: "GET".to_string(),
             headers: Vec::new(),

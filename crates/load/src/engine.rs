@@ -14,6 +14,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::config::{weighted_order, BusyPoll, Checks, ConfigError, LoadConfig, Model, RequestSpec};
 use crate::http::{tls_connector, Conn, HttpError, PreparedRequest, Response};
+use crate::http2::{H2Pool, Setup, STREAMS_PER_CONN};
 use crate::profile::Profile;
 use crate::summary::{ErrorCounts, Phases, RunInfo, Summary};
 use crate::timeline::{Second, Timeline};
@@ -75,7 +76,7 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
     let profile = cfg.profile();
     let specs = cfg.request_specs();
     let tls = if specs.iter().any(|r| r.url.tls) {
-        Some(tls_connector(cfg.insecure, cfg.ca_file.as_deref()).map_err(ConfigError::Tls)?)
+        Some(tls_connector(cfg.insecure, cfg.ca_file.as_deref(), cfg.http2).map_err(ConfigError::Tls)?)
     } else {
         None
     };
@@ -90,18 +91,20 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
             addrs.len() - 1
         });
         targets.push(Target {
-            req: PreparedRequest::new(r, tls.as_ref()),
+            req: PreparedRequest::new(r, tls.as_ref(), cfg.http2),
             // Placeholders are a scenario feature; a command-line request is sent as given.
-            dynamic: if cfg.requests.is_empty() { None } else { Dynamic::new(r, tls.clone()) },
+            dynamic: if cfg.requests.is_empty() { None } else { Dynamic::new(r, tls.clone(), cfg.http2) },
             extract: r.extract.clone(),
             checks: r.checks.clone(),
             pool,
         });
     }
     let threads = tokio::runtime::Handle::current().metrics().num_workers().max(1);
+    // HTTP/1.1 sends one request per connection at a time; HTTP/2 multiplexes streams on each.
+    let concurrency = if cfg.http2 { cfg.connections.saturating_mul(STREAMS_PER_CONN) } else { cfg.connections };
     let workers_max = match cfg.model {
         Model::Closed { .. } => cfg.max_vus() as usize,
-        Model::Open { .. } => cfg.connections,
+        Model::Open { .. } => concurrency,
     };
     let shards = workers_max.clamp(1, SHARDS_PER_THREAD * threads);
     let shared = Arc::new(Shared {
@@ -110,7 +113,8 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
         order: weighted_order(&weights),
         next: AtomicUsize::new(0),
         timeout: cfg.timeout,
-        permits: Semaphore::new(cfg.connections),
+        permits: Semaphore::new(concurrency.min(Semaphore::MAX_PERMITS)),
+        h2: if cfg.http2 { addrs.iter().map(|_| H2Pool::new(cfg.connections)).collect() } else { Vec::new() },
         start,
         timeline: Timeline::new(),
         iterations: cfg.iterations,
@@ -149,7 +153,7 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
             let backlog = (profile.max() * cfg.backlog.as_secs_f64()).clamp(1.0, 1_000_000.0) as usize;
             let (tx, rx) = mpsc::channel::<Instant>(backlog);
             let rx = Arc::new(Mutex::new(rx));
-            for idx in 0..cfg.connections {
+            for idx in 0..concurrency {
                 let (shared, stop, rx) = (shared.clone(), stop_rx.clone(), rx.clone());
                 workers.push(tokio::spawn(open_worker(shared, stop, rx, idx)));
             }
@@ -321,10 +325,13 @@ struct Shared {
     /// The iteration counter, position in `order`.
     next: AtomicUsize,
     timeout: Duration,
-    /// One permit per pooled connection (shared by all requests).
+    /// One permit per request that may be in flight: per pooled connection (HTTP/1.1), per stream
+    /// the connections may carry (HTTP/2).
     permits: Semaphore,
-    /// Idle keep-alive connections, one list per distinct target address.
+    /// Idle keep-alive connections, one list per distinct target address (HTTP/1.1).
     idle: Vec<StdMutex<Vec<Conn>>>,
+    /// HTTP/2 connections, one pool per distinct target address; empty for HTTP/1.1.
+    h2: Vec<H2Pool>,
     /// When the run started.
     start: Instant,
     /// Per-second results.
@@ -354,6 +361,7 @@ type Vars = HashMap<String, String>;
 struct Dynamic {
     spec: RequestSpec,
     tls: Option<TlsConnector>,
+    http2: bool,
     path: Template,
     headers: Vec<(String, Template)>,
     body: Template,
@@ -361,7 +369,7 @@ struct Dynamic {
 
 impl Dynamic {
     /// `None` when the request has no placeholders.
-    fn new(r: &RequestSpec, tls: Option<TlsConnector>) -> Option<Dynamic> {
+    fn new(r: &RequestSpec, tls: Option<TlsConnector>, http2: bool) -> Option<Dynamic> {
         let parse = |s: &str| Template::parse(s).ok();
         let path = parse(&r.url.path_and_query)?;
         let headers: Option<Vec<(String, Template)>> =
@@ -372,7 +380,7 @@ impl Dynamic {
         let has_dollar = |s: &str| s.contains('$');
         let dynamic =
             has_dollar(&r.url.path_and_query) || r.headers.iter().any(|(_, v)| has_dollar(v)) || r.body.contains(&b'$');
-        dynamic.then(|| Dynamic { spec: r.clone(), tls, path, headers, body })
+        dynamic.then(|| Dynamic { spec: r.clone(), tls, http2, path, headers, body })
     }
 
     /// The request with the worker's current values (values with line breaks are cut at the break so
@@ -385,7 +393,7 @@ impl Dynamic {
         if self.spec.body.contains(&b'$') {
             spec.body = self.body.render(vars).into_bytes();
         }
-        PreparedRequest::new(&spec, self.tls.as_ref())
+        PreparedRequest::new(&spec, self.tls.as_ref(), self.http2)
     }
 }
 
@@ -473,6 +481,8 @@ async fn open_worker(
 /// What a worker keeps between requests: which shard of the tallies it records into, its request
 /// timer and the iterations it finished (added to its shard when it ends).
 struct Worker {
+    /// The worker's index: its HTTP/2 connection is `idx % connections`.
+    idx: usize,
     shard: usize,
     timer: RequestTimer,
     iterations: u64,
@@ -481,7 +491,7 @@ struct Worker {
 impl Worker {
     fn new(shared: &Shared, idx: usize) -> Worker {
         let timer = RequestTimer::new(Instant::now() + shared.timeout);
-        Worker { shard: idx % shared.stats.len(), timer, iterations: 0 }
+        Worker { idx, shard: idx % shared.stats.len(), timer, iterations: 0 }
     }
 
     /// Adds what only the worker counted to its shard.
@@ -636,8 +646,24 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, worker: 
     let Ok(_permit) = shared.permits.acquire().await else { return false };
     let sent = Instant::now();
     let pool = &shared.idle[target.pool];
-    let idle = lock(pool).pop();
-    let result = worker.timer.run(sent + shared.timeout, exchange(req, idle)).await;
+    let result = if let Some(h2) = shared.h2.get(target.pool) {
+        let reply = |(resp, setup): (Response, Option<Setup>)| Reply {
+            resp,
+            connect: setup.map(|s| s.0),
+            tls: setup.and_then(|s| s.1),
+            conn: None,
+        };
+        worker.timer.run(sent + shared.timeout, h2.send(worker.idx, req)).await.map(|r| r.map(reply))
+    } else {
+        let idle = lock(pool).pop();
+        let reply = |(resp, mut conn): (Response, Conn)| Reply {
+            connect: conn.connect_time.take(),
+            tls: conn.tls_time.take(),
+            conn: resp.keep_alive.then_some(conn),
+            resp,
+        };
+        worker.timer.run(sent + shared.timeout, exchange(req, idle)).await.map(|r| r.map(reply))
+    };
     let done = Instant::now();
     shared.completed.fetch_add(1, Ordering::Relaxed);
     let mut guard = lock(&shared.stats[worker.shard]);
@@ -648,15 +674,15 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, worker: 
     let mut latency_us = None;
     let mut bytes = 0;
     let failed = match result {
-        Some(Ok((resp, mut conn))) => {
-            if let Some(connect) = conn.connect_time.take() {
+        Some(Ok(Reply { resp, connect, tls, conn })) => {
+            if let Some(connect) = connect {
                 stats.connect.saturating_record(micros(connect));
             }
-            if let Some(tls) = conn.tls_time.take() {
+            if let Some(tls) = tls {
                 stats.tls.saturating_record(micros(tls));
             }
             stats.ttfb.saturating_record(micros(resp.ttfb));
-            if resp.keep_alive {
+            if let Some(conn) = conn {
                 lock(pool).push(conn);
             }
             let latency = done.saturating_duration_since(intended.unwrap_or(sent));
@@ -692,6 +718,15 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, worker: 
     drop(guard);
     shared.timeline.record(sec, latency_us, failed, bytes);
     !failed
+}
+
+/// What one request got back: the response, the set-up times of a connection opened for it, and the
+/// HTTP/1.1 connection to return to the pool (when it may be reused).
+struct Reply {
+    resp: Response,
+    connect: Option<Duration>,
+    tls: Option<Duration>,
+    conn: Option<Conn>,
 }
 
 /// Locks `m`, also when a panicking holder poisoned it (the tallies stay usable).

@@ -1,5 +1,6 @@
 //! A minimal HTTP/1.1 keep-alive client over a tokio `TcpStream`: enough to send one prepared request
-//! repeatedly and read responses (Content-Length, chunked, or close-delimited bodies).
+//! repeatedly and read responses (Content-Length, chunked, or close-delimited bodies). HTTP/2 is in
+//! `http2.rs`; both share the prepared request and the response type.
 
 use std::io;
 use std::pin::Pin;
@@ -19,7 +20,7 @@ use crate::config::RequestSpec;
 const MAX_HEAD: usize = 64 * 1024;
 
 /// The most body bytes kept for a `body_contains` check; the rest is read and dropped.
-const MAX_CAPTURE: usize = 1024 * 1024;
+pub(crate) const MAX_CAPTURE: usize = 1024 * 1024;
 
 /// What went wrong with one request, before a complete response was read.
 #[derive(Debug, thiserror::Error)]
@@ -67,11 +68,14 @@ pub(crate) struct PreparedRequest {
     capture_body: bool,
     /// Whether to keep the response headers (for a variable).
     capture_headers: bool,
+    /// The HTTP/2 form, when the run speaks HTTP/2 (or why the request cannot be sent that way).
+    h2: Option<Result<crate::http2::H2Request, String>>,
 }
 
 impl PreparedRequest {
-    /// Serializes the request line, headers and body of `cfg`; `tls` is the client for https URLs.
-    pub fn new(cfg: &RequestSpec, tls: Option<&TlsConnector>) -> PreparedRequest {
+    /// Serializes the request line, headers and body of `cfg`; `tls` is the client for https URLs;
+    /// `http2` also builds the HTTP/2 form.
+    pub fn new(cfg: &RequestSpec, tls: Option<&TlsConnector>, http2: bool) -> PreparedRequest {
         let mut head =
             format!("{} {} HTTP/1.1\r\nHost: {}\r\n", cfg.method, cfg.url.path_and_query, cfg.url.host_header());
         let mut has_ua = false;
@@ -106,7 +110,33 @@ impl PreparedRequest {
                 || !cfg.checks.json.is_empty()
                 || cfg.extract.iter().any(|(_, e)| !e.needs_headers()),
             capture_headers: cfg.extract.iter().any(|(_, e)| e.needs_headers()),
+            h2: http2.then(|| crate::http2::H2Request::new(cfg)),
         }
+    }
+
+    /// Host and port to connect to.
+    pub fn addr(&self) -> (&str, u16) {
+        (self.addr.0.as_str(), self.addr.1)
+    }
+
+    /// For https: the TLS client and the name to verify.
+    pub fn tls(&self) -> Option<&(TlsConnector, ServerName<'static>)> {
+        self.tls.as_ref()
+    }
+
+    /// Whether the response body is kept.
+    pub fn capture_body(&self) -> bool {
+        self.capture_body
+    }
+
+    /// Whether the response headers are kept.
+    pub fn capture_headers(&self) -> bool {
+        self.capture_headers
+    }
+
+    /// The HTTP/2 form (`None` when the run speaks HTTP/1.1).
+    pub fn h2(&self) -> Option<&Result<crate::http2::H2Request, String>> {
+        self.h2.as_ref()
     }
 }
 
@@ -348,8 +378,12 @@ fn invalid(what: &'static str) -> io::Error {
 }
 
 /// The TLS client for https targets: the built-in web PKI roots, the CA certificates of `ca_file`,
-/// or (with `insecure`) any certificate; ALPN offers only HTTP/1.1.
-pub(crate) fn tls_connector(insecure: bool, ca_file: Option<&std::path::Path>) -> Result<TlsConnector, String> {
+/// or (with `insecure`) any certificate; ALPN offers only HTTP/1.1, or only HTTP/2 (`h2`) with `http2`.
+pub(crate) fn tls_connector(
+    insecure: bool,
+    ca_file: Option<&std::path::Path>,
+    http2: bool,
+) -> Result<TlsConnector, String> {
     use tokio_rustls::rustls::{ClientConfig, RootCertStore};
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -372,7 +406,7 @@ pub(crate) fn tls_connector(insecure: bool, ca_file: Option<&std::path::Path>) -
         builder.with_root_certificates(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
     };
     let mut config = builder.with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![if http2 { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
     Ok(TlsConnector::from(Arc::new(config)))
 }
 

@@ -4,13 +4,15 @@
 //!
 //! Scenario files (YAML, see [`Scenario`]) mix several named, weighted requests with response checks,
 //! or run them in order as a user journey with variables (token chaining, CSV data) and think time;
-//! loads ramp through stages. The HTTP client speaks HTTP/1.1 with keep-alive, over TLS for https
-//! (rustls); HTTP/2 is not supported.
+//! loads ramp through stages. The HTTP client speaks HTTP/1.1 with keep-alive, or HTTP/2 (streams
+//! multiplexed over a few connections: h2c with prior knowledge, or ALPN `h2` over TLS), over TLS for
+//! https (rustls).
 
 pub mod baseline;
 mod config;
 mod engine;
 mod http;
+mod http2;
 mod profile;
 pub mod report;
 mod scenario;

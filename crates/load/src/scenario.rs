@@ -111,6 +111,8 @@ pub struct Scenario {
     pub data: Option<Arc<DataTable>>,
     /// `insecure`: accept any https certificate.
     pub insecure: bool,
+    /// `http2`: speak HTTP/2.
+    pub http2: bool,
     /// `iterations`: stop after this many (the duration defaults to 10 minutes then).
     pub iterations: Option<u64>,
 }
@@ -277,6 +279,7 @@ impl Scenario {
         Ok(Scenario {
             iterations: raw.iterations,
             insecure: raw.insecure,
+            http2: raw.http2,
             sequential,
             think_time: raw.think_time,
             data,
@@ -304,6 +307,7 @@ impl Scenario {
             insecure: self.insecure,
             ca_file: None,
             busy_poll: crate::config::BusyPoll::Auto,
+            http2: self.http2,
             iterations: self.iterations,
             url: first.url.clone(),
             method: first.method.clone(),
@@ -340,6 +344,8 @@ struct RawScenario {
     flow: Option<String>,
     #[serde(default)]
     insecure: bool,
+    #[serde(default)]
+    http2: bool,
     iterations: Option<u64>,
     #[serde(default, deserialize_with = "de_think_time")]
     think_time: Option<Duration>,

@@ -129,6 +129,8 @@ pub struct Summary {
     pub latency: Latency,
     /// Open model: iterations not sent because the backlog was full.
     pub dropped_iterations: u64,
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub protocol: &'static str,
     /// Iterations that ran to their end: one request each in a weighted mix; all steps of a sequential
     /// flow, or those up to the step that failed.
     pub iterations: u64,
@@ -234,6 +236,7 @@ impl Summary {
             latency: Latency::from_histogram(hist),
             dropped_iterations: c.dropped_iterations,
             iterations: c.iterations,
+            protocol: if cfg.http2 { "HTTP/2" } else { "HTTP/1.1" },
             bytes_received: c.bytes_received,
             cancelled,
             thresholds: Vec::new(),
@@ -323,6 +326,7 @@ impl Summary {
             "requests_by_name": by_name,
             "dropped_iterations": self.dropped_iterations,
             "iterations": self.iterations,
+            "protocol": self.protocol,
             "bytes_received": self.bytes_received,
             "thresholds": self.thresholds.iter().map(|t| json!({"expr": t.expr, "ok": t.ok, "actual": t.actual, "excess": t.excess, "unit": t.unit})).collect::<Vec<_>>(),
             "passed": self.passed(),
@@ -426,7 +430,8 @@ impl Summary {
             (false, Some(n)) => format!(" (at most {n} iterations)"),
             (false, None) => String::new(),
         };
-        let _ = writeln!(out, "{model}, {:.1}s{stop}", self.duration.as_secs_f64());
+        let http2 = if self.protocol == "HTTP/2" { ", HTTP/2" } else { "" };
+        let _ = writeln!(out, "{model}{http2}, {:.1}s{stop}", self.duration.as_secs_f64());
         let _ =
             writeln!(out, "requests    {} ({:.1}/s), {} bytes received", self.requests, self.rps, self.bytes_received);
         let e = &self.errors;
@@ -522,6 +527,7 @@ mod tests {
             latency: Latency::default(),
             dropped_iterations: 0,
             iterations: 10,
+            protocol: "HTTP/1.1",
             bytes_received: 0,
             cancelled: false,
             thresholds,

@@ -587,19 +587,7 @@ requests:
 /// An https server with a self-signed certificate for 127.0.0.1 answering every request on a
 /// keep-alive connection with 200 "ok"; returns its base URL and the certificate's PEM.
 async fn tls_server() -> (String, String) {
-    use tokio_rustls::rustls;
-    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.self_signed(&key).unwrap();
-    let certs = vec![rustls::pki_types::CertificateDer::from(cert.der().to_vec())];
-    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key_der)
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (acceptor, pem) = tls_acceptor(Vec::new());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -616,7 +604,27 @@ async fn tls_server() -> (String, String) {
             });
         }
     });
-    (format!("https://{addr}/"), cert.pem())
+    (format!("https://{addr}/"), pem)
+}
+
+/// A TLS acceptor with a self-signed certificate for 127.0.0.1 offering the `alpn` protocols, and the
+/// certificate's PEM.
+fn tls_acceptor(alpn: Vec<Vec<u8>>) -> (tokio_rustls::TlsAcceptor, String) {
+    use tokio_rustls::rustls;
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let certs = vec![rustls::pki_types::CertificateDer::from(cert.der().to_vec())];
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .unwrap();
+    let mut config = config;
+    config.alpn_protocols = alpn;
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), cert.pem())
 }
 
 /// https: a self-signed server is refused (a connect-class error) unless its CA is given or
@@ -803,4 +811,173 @@ async fn many_vus_share_tallies_and_nothing_is_lost() {
     assert_eq!(s.latency.count, s.requests);
     assert_eq!(s.status_codes.get(&200).copied(), Some(s.requests));
     assert_eq!(s.timeline.iter().map(|x| x.requests).sum::<u64>(), s.requests);
+}
+
+/// What an HTTP/2 test server saw.
+#[derive(Default)]
+struct H2Seen {
+    connections: AtomicU64,
+    streams: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+    /// The `user-agent`, `:authority` and body of the last request.
+    last: Mutex<(String, String, Vec<u8>)>,
+}
+
+/// An HTTP/2 server (h2c, or TLS with ALPN `h2` when `tls` is given) answering every stream after
+/// `delay` with 200 and the request's body, or "ok" when it had none; returns its base URL.
+async fn h2_server(delay: Duration, tls: Option<tokio_rustls::TlsAcceptor>) -> (String, Arc<H2Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(H2Seen::default());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let state = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            state.connections.fetch_add(1, Ordering::SeqCst);
+            let (state, tls) = (state.clone(), tls.clone());
+            tokio::spawn(async move {
+                match tls {
+                    Some(acceptor) => {
+                        let Ok(sock) = acceptor.accept(sock).await else { return };
+                        serve_h2(sock, delay, state).await;
+                    }
+                    None => serve_h2(sock, delay, state).await,
+                }
+            });
+        }
+    });
+    (format!("{scheme}://{addr}/h2?x=1"), seen)
+}
+
+async fn serve_h2<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    sock: S,
+    delay: Duration,
+    seen: Arc<H2Seen>,
+) {
+    let Ok(mut conn) = h2::server::handshake(sock).await else { return };
+    while let Some(Ok((req, mut respond))) = conn.accept().await {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            seen.streams.fetch_add(1, Ordering::SeqCst);
+            let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            let ua = req.headers().get("user-agent").map(|v| v.to_str().unwrap_or("").to_string()).unwrap_or_default();
+            let authority = req.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+            let mut body = req.into_body();
+            let mut got = Vec::new();
+            while let Some(Ok(chunk)) = body.data().await {
+                let _ = body.flow_control().release_capacity(chunk.len());
+                got.extend_from_slice(&chunk);
+            }
+            tokio::time::sleep(delay).await;
+            let answer = if got.is_empty() { b"ok".to_vec() } else { got.clone() };
+            *seen.last.lock().unwrap() = (ua, authority, got);
+            seen.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let response = http::Response::builder().status(200).body(()).unwrap();
+            if let Ok(mut stream) = respond.send_response(response, false) {
+                let _ = stream.send_data(answer.into(), true);
+            }
+        });
+    }
+}
+
+/// HTTP/2 over h2c: the VUs' requests are streams multiplexed over exactly `connections` connections,
+/// concurrently; latencies, bytes and bodies are measured as for HTTP/1.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_multiplexes_streams_over_few_connections() {
+    let (url, seen) = h2_server(Duration::from_millis(20), None).await;
+    let mut cfg = config(&url, Model::Closed { vus: 40 }, Duration::from_millis(1000));
+    cfg.connections = 2;
+    cfg.http2 = true;
+    let s = run(cfg, None).await.unwrap();
+    assert_eq!(s.errors.total(), 0, "{}", s.to_text());
+    assert_eq!(s.protocol, "HTTP/2");
+    assert!(s.to_text().contains("40 VUs, HTTP/2"), "{}", s.to_text());
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 2, "two connections for 40 VUs");
+    let max = seen.max_in_flight.load(Ordering::SeqCst);
+    assert!(max >= 30, "streams run concurrently: at most {max} at once");
+    // 40 VUs at ~20 ms each: ~2000 requests in 1 s.
+    assert!((1000..=2100).contains(&s.requests), "{}", s.to_text());
+    assert!(seen.streams.load(Ordering::SeqCst) >= s.requests);
+    assert!(s.latency.p50 >= 20.0 && s.latency.p50 < 60.0, "{:?}", s.latency);
+    let p = s.phases.clone().unwrap();
+    assert_eq!(p.connect.count, 2, "one connect per connection");
+    assert_eq!(p.ttfb.count, s.latency.count);
+    assert!(s.bytes_received >= s.requests * 2, "bodies counted: {}", s.bytes_received);
+    let (ua, authority, _) = seen.last.lock().unwrap().clone();
+    assert!(ua.starts_with("vitals-load/"), "{ua}");
+    assert_eq!(authority, url.trim_start_matches("http://").split('/').next().unwrap());
+    assert_eq!(s.to_json()["protocol"], "HTTP/2");
+
+    // The open model keeps its rate over one connection.
+    let (url, seen) = h2_server(Duration::from_millis(5), None).await;
+    let mut cfg = config(&url, Model::Open { rate_per_sec: 300.0 }, Duration::from_millis(1000));
+    cfg.connections = 1;
+    cfg.http2 = true;
+    let s = run(cfg, None).await.unwrap();
+    assert_eq!(s.errors.total(), 0, "{}", s.to_text());
+    assert!((290..=301).contains(&s.requests), "{}", s.to_text());
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+}
+
+/// HTTP/2 scenario requests carry their bodies and headers, and checks read the response body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_scenarios_send_bodies_and_check_responses() {
+    let (url, seen) = h2_server(Duration::ZERO, None).await;
+    let yaml = format!(
+        r#"
+http2: true
+duration: 400ms
+vus: 2
+connections: 1
+requests:
+  - name: echo
+    method: POST
+    url: {url}
+    headers: {{ User-Agent: probe/1, Connection: keep-alive }}
+    body: {{ hello: world }}
+    checks: {{ status: [200], json: {{ hello: world }} }}
+"#
+    );
+    let s = Scenario::parse(&yaml, "h2.yaml").unwrap().into_config();
+    assert!(s.http2);
+    let s = run(s, None).await.unwrap();
+    assert_eq!(s.errors.total(), 0, "{}", s.to_text());
+    assert!(s.requests > 20, "{}", s.to_text());
+    let (ua, _, body) = seen.last.lock().unwrap().clone();
+    assert_eq!(ua, "probe/1", "the request's own User-Agent, and Connection is left out (not allowed in HTTP/2)");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), serde_json::json!({"hello": "world"}));
+}
+
+/// https with ALPN: HTTP/2 is used when the server agrees to `h2`, and refused (a connect-class error)
+/// when it only speaks HTTP/1.1; h2c against an HTTP/1.1 server fails fast instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_over_tls_needs_alpn_h2() {
+    let (acceptor, _) = tls_acceptor(vec![b"h2".to_vec()]);
+    let (url, seen) = h2_server(Duration::ZERO, Some(acceptor)).await;
+    let mut cfg = config(&url, Model::Closed { vus: 4 }, Duration::from_millis(400));
+    cfg.connections = 1;
+    cfg.http2 = true;
+    cfg.insecure = true;
+    let s = run(cfg, None).await.unwrap();
+    assert_eq!(s.errors.total(), 0, "{}", s.to_text());
+    assert!(s.requests > 20, "{}", s.to_text());
+    assert_eq!(seen.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(s.phases.clone().unwrap().tls.map(|t| t.count), Some(1), "one handshake");
+
+    let (url, _) = tls_server().await;
+    let mut cfg = config(&url, Model::Closed { vus: 2 }, Duration::from_millis(300));
+    cfg.http2 = true;
+    cfg.insecure = true;
+    let s = run(cfg, None).await.unwrap();
+    assert!(s.requests > 0 && s.errors.connect == s.requests, "no h2 in ALPN: {}", s.to_text());
+
+    let url = server(Behavior::Fast).await;
+    let mut cfg = config(&url, Model::Closed { vus: 2 }, Duration::from_millis(300));
+    cfg.http2 = true;
+    let started = Instant::now();
+    let s = run(cfg, None).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(s.requests > 0 && s.errors.total() == s.requests, "h2c to an HTTP/1.1 server: {}", s.to_text());
 }

@@ -67,6 +67,10 @@ pub struct LoadArgs {
     /// https: trust the CA certificates in this PEM file instead of the built-in roots.
     #[arg(long)]
     cacert: Option<PathBuf>,
+    /// Speak HTTP/2: h2c with prior knowledge on http, ALPN `h2` on https; --connections connections,
+    /// each carrying up to 100 concurrent streams.
+    #[arg(long)]
+    http2: bool,
     /// A budget such as `p95<500ms`, `errors<1%`, `rps>100` (repeatable).
     #[arg(long = "threshold")]
     thresholds: Vec<String>,
@@ -121,6 +125,7 @@ pub fn main(a: LoadArgs) -> anyhow::Result<()> {
     cfg.timeout = parse_duration(&a.timeout)?;
     cfg.insecure |= a.insecure;
     cfg.busy_poll = a.busy_poll;
+    cfg.http2 |= a.http2;
     if a.cacert.is_some() {
         cfg.ca_file = a.cacert.clone();
     }
