@@ -9,6 +9,9 @@
 #      requests (access log lines written during that run); budget |difference| <= MAX_DIFF_MS (1 ms).
 #   3. footprint: peak RSS of `vitals load --rate HIGH_RATE/s`, and whether it kept up (no dropped iterations,
 #      >= 99 % of the rate, no errors).
+#   4. http2: h2load (nghttp2) -t1 -cH2_CONNS -mH2_STREAMS vs `vitals load --http2 --vus H2_CONNS*H2_STREAMS
+#      --connections H2_CONNS --threads 1` (and `--busy-poll off`) on nginx's h2c port; H2_ROUNDS (3)
+#      alternating rounds, the median reported; no budget (HTTP/2 is optional in the issue).
 #
 # Prints a markdown table on stdout; raw numbers in OUT_JSON. Exit 1 when a budget is broken, 2 on failure.
 # See bench/README.md, section "Load".
@@ -23,7 +26,11 @@ FILE_BYTES=${FILE_BYTES:-1024}
 KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-1000000}
 MIN_RATIO=${MIN_RATIO:-1.0}
 MAX_DIFF_MS=${MAX_DIFF_MS:-1.0}
-PHASES=${PHASES:-throughput accuracy footprint}
+PHASES=${PHASES:-throughput accuracy footprint http2}
+H2_CONNS=${H2_CONNS:-10}
+H2_STREAMS=${H2_STREAMS:-10}
+H2_ROUNDS=${H2_ROUNDS:-3}
+H2LOAD=${H2LOAD:-h2load}
 ROUNDS=${ROUNDS:-5}
 # Pin nginx and the client under test to separate cores (PIN=0 to let the scheduler place them).
 PIN=${PIN:-$([[ $(nproc) -ge 2 ]] && echo 1 || echo 0)}
@@ -83,9 +90,9 @@ free_port() {
 
 # ---------------------------------------------------------------------------------------------------------------
 # Peers and build
-if ! command -v "$NGINX" >/dev/null || ! command -v "$WRK" >/dev/null; then
-	log "installing nginx and wrk (apt-get install -y nginx wrk)"
-	apt-get install -y nginx wrk >"$WORK/apt.log" 2>&1 || die "apt-get failed: $(tail -3 "$WORK/apt.log")"
+if ! command -v "$NGINX" >/dev/null || ! command -v "$WRK" >/dev/null || ! command -v "$H2LOAD" >/dev/null; then
+	log "installing nginx, wrk and h2load (apt-get install -y nginx wrk nghttp2-client)"
+	apt-get install -y nginx wrk nghttp2-client >"$WORK/apt.log" 2>&1 || die "apt-get failed: $(tail -3 "$WORK/apt.log")"
 fi
 [[ -x $TIME ]] || die "$TIME missing (apt-get install -y time)"
 if [[ -z ${BIN_DIR:-} ]]; then
@@ -98,6 +105,7 @@ VITALS=${VITALS:-$BIN_DIR/vitals}
 
 NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')
 WRK_VERSION=$({ "$WRK" -v 2>&1 || true; } | head -1 | awk '{ print $1, $2 }')
+H2LOAD_VERSION=$({ "$H2LOAD" --version 2>&1 || true; } | head -1)
 VITALS_VERSION=$("$VITALS" --version 2>&1 | head -1)
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then GIT_REV+="+dirty"; fi
@@ -113,6 +121,8 @@ mkdir -p "$WORK/www" "$WORK/tmp"
 head -c "$FILE_BYTES" /dev/zero | tr '\0' 'x' >"$WORK/www/index.html"
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT/index.html
+H2_PORT=$(free_port)
+H2_URL=http://127.0.0.1:$H2_PORT/index.html
 cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
 pid $WORK/nginx.pid;
@@ -130,6 +140,11 @@ http {
     scgi_temp_path $WORK/tmp/scgi;
     server {
         listen 127.0.0.1:$PORT;
+        root $WORK/www;
+    }
+    # h2c (HTTP/2 with prior knowledge) for the http2 phase.
+    server {
+        listen 127.0.0.1:$H2_PORT http2;
         root $WORK/www;
     }
 }
@@ -209,6 +224,28 @@ for phase in $PHASES; do
 		sleep 1
 		slice_log vitals_open "$n0" "$WORK/vitals_open.log"
 		;;
+	http2)
+		for r in $(seq 1 "$H2_ROUNDS"); do
+			if ((r % 2)); then order="h2load h2vitals h2vitals_off"; else order="h2vitals_off h2vitals h2load"; fi
+			for who in $order; do
+				n0=$(log_lines)
+				if [[ $who == h2load ]]; then
+					log "http2 $r/$H2_ROUNDS: h2load -t1 -c$H2_CONNS -m$H2_STREAMS -D$DURATION"
+					run_timed "h2load_$r" "$H2LOAD" -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$DURATION" "$H2_URL"
+					log "  $(grep -o 'finished in.*req/s' "$WORK/h2load_$r.out")"
+				else
+					if [[ $who == h2vitals ]]; then poll=auto; else poll=off; fi
+					log "http2 $r/$H2_ROUNDS: vitals load --http2 --vus $((H2_CONNS * H2_STREAMS)) --connections $H2_CONNS --threads 1 --busy-poll $poll"
+					run_timed "${who}_$r" "$VITALS" load "$H2_URL" --http2 --vus "$((H2_CONNS * H2_STREAMS))" \
+						--connections "$H2_CONNS" --threads 1 --duration "${DURATION}s" --busy-poll "$poll" \
+						--summary-json "$WORK/${who}_$r.json"
+					log "  rps $(grep -o '"rps": *[0-9.]*' "$WORK/${who}_$r.json" | head -1)"
+				fi
+				sleep 1
+				slice_log "${who}_$r" "$n0" "$WORK/${who}_$r.log"
+			done
+		done
+		;;
 	footprint)
 		log "footprint: vitals load --rate $HIGH_RATE/s --duration ${DURATION}s"
 		n0=$(log_lines)
@@ -231,6 +268,7 @@ WORK=$WORK OUT_JSON=$OUT_JSON PHASES=$PHASES ROUNDS=$ROUNDS CONNS=$CONNS DURATIO
 	FILE_BYTES=$FILE_BYTES MIN_RATIO=$MIN_RATIO MAX_DIFF_MS=$MAX_DIFF_MS KEEPALIVE_REQUESTS=$KEEPALIVE_REQUESTS \
 	NGINX_VERSION=$NGINX_VERSION WRK_VERSION=$WRK_VERSION VITALS_VERSION=$VITALS_VERSION GIT_REV=$GIT_REV \
 	CPU_MODEL=$CPU_MODEL NPROC=$NPROC URL=$URL ELAPSED=$((SECONDS - T_START)) \
+	H2_CONNS=$H2_CONNS H2_STREAMS=$H2_STREAMS H2_ROUNDS=$H2_ROUNDS H2LOAD_VERSION=$H2LOAD_VERSION \
 	"$PYTHON" - <<'PY' || rc=$?
 import datetime, json, math, os, re, sys
 
@@ -386,13 +424,59 @@ if "footprint" in phases:
         broken.append(f"did not keep up with {high}/s: rps {s['rps']:.0f}, dropped {s['dropped_iterations']}, "
                       f"errors {s['errors']['total']}")
 
+if "http2" in phases:
+    def h2load_round(name):
+        x = timed(name)
+        text = read(name + ".out")
+        m = re.search(r"finished in [0-9.]+s, ([0-9.]+) req/s", text)
+        x["rps"] = float(m.group(1)) if m else float("nan")
+        m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", text)
+        x["requests"], x["errors"] = (int(m.group(3)), int(m.group(4)) + int(m.group(5))) if m else (None, None)
+        _, x["server_connections"], _ = access(name)
+        return x
+
+    def h2vitals_round(name):
+        x = timed(name)
+        s = json.loads(read(name + ".json"))
+        x.update(rps=s["rps"], requests=s["requests"], errors=s["errors"]["total"], protocol=s["protocol"],
+                 p50_ms=s["latency_ms"]["p50"], p99_ms=s["latency_ms"]["p99"])
+        _, x["server_connections"], _ = access(name)
+        return x
+
+    h2 = []
+    for r in range(1, int(E["H2_ROUNDS"]) + 1):
+        p, v, o = h2load_round(f"h2load_{r}"), h2vitals_round(f"h2vitals_{r}"), h2vitals_round(f"h2vitals_off_{r}")
+        h2.append((v["rps"] / p["rps"], p, v, o, o["rps"] / p["rps"]))
+    ratio, p, v, _, _ = sorted(h2, key=lambda x: x[0])[len(h2) // 2]
+    _, _, _, o, off_ratio = sorted(h2, key=lambda x: x[4])[len(h2) // 2]
+    per_req = lambda x: x["cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
+    nginx_per_req = lambda x: x["nginx_cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
+    c, m = E["H2_CONNS"], E["H2_STREAMS"]
+    out["http2"] = {"h2load": p, "vitals": v, "vitals_busy_poll_off": o, "ratio_rps": ratio, "ratio_rps_busy_poll_off": off_ratio,
+                    "rounds": [{"h2load": x[1], "vitals": x[2], "vitals_busy_poll_off": x[3]} for x in h2]}
+    rows += [
+        (f"HTTP/2 requests/s, {c} connections × {m} streams, {dur} s, median of {len(h2)} rounds (vs h2load)",
+         f(v["rps"], 0), f(p["rps"], 0), f"{ratio:.2f}"),
+        ("HTTP/2 vitals/h2load by round (busy poll on; off)", "", "",
+         " ".join(f"{x[0]:.2f}" for x in h2) + "; " + " ".join(f"{x[4]:.2f}" for x in h2)),
+        ("HTTP/2 with `--busy-poll off`: requests/s (median round)", f(o["rps"], 0), "", f"{off_ratio:.2f}"),
+        ("HTTP/2 client CPU-µs per request (busy poll on / off)", f"{per_req(v):.2f} / {per_req(o):.2f}", f(per_req(p), 2),
+         f"{per_req(v) / per_req(p):.2f} / {per_req(o) / per_req(p):.2f}"),
+        ("HTTP/2 nginx worker CPU-µs per request (busy poll on / off)", f"{nginx_per_req(v):.2f} / {nginx_per_req(o):.2f}",
+         f(nginx_per_req(p), 2), ""),
+        ("HTTP/2 TCP connections seen by nginx / client peak RSS (MiB)", f"{v['server_connections']} / {v['peak_rss_mib']:.1f}",
+         f"{p['server_connections']} / {p['peak_rss_mib']:.1f}", ""),
+    ]
+    if v["errors"] or o["errors"] or v["protocol"] != "HTTP/2":
+        broken.append(f"vitals HTTP/2 runs had {v['errors'] + o['errors']} errors (protocol {v['protocol']})")
+
 out["broken"] = broken
 with open(E["OUT_JSON"], "w") as fh:
     json.dump(out, fh, indent=1)
 
 print(f"### Load: `vitals load` vs wrk on nginx ({E['FILE_BYTES']} B static file, 1 worker), {out['date']}")
 print()
-print(f"Machine: {E['NPROC']} cores, {E['CPU_MODEL']}. {E['NGINX_VERSION']}, {E['WRK_VERSION']}, "
+print(f"Machine: {E['NPROC']} cores, {E['CPU_MODEL']}. {E['NGINX_VERSION']}, {E['WRK_VERSION']}, {E['H2LOAD_VERSION']}, "
       f"{E['VITALS_VERSION']} (git {E['GIT_REV']}). Whole run {E['ELAPSED']} s.")
 print()
 print("Commands (URL = `" + E["URL"] + "`):")
@@ -404,8 +488,12 @@ if "accuracy" in phases:
     print(f"- `vitals load URL --rate {rate}/s --duration {dur}s` vs nginx `$request_time` of the same requests")
 if "footprint" in phases:
     print(f"- `vitals load URL --rate {high}/s --duration {dur}s` (under `/usr/bin/time`)")
+if "http2" in phases:
+    c, m = E["H2_CONNS"], E["H2_STREAMS"]
+    print(f"- `h2load -t1 -c{c} -m{m} -D{dur} H2_URL` vs `vitals load H2_URL --http2 --vus {int(c) * int(m)} --connections {c}"
+          f" --threads 1 --duration {dur}s` (and `--busy-poll off`); H2_URL is nginx's h2c port")
 print()
-print("| figure | vitals | wrk / nginx | vitals/wrk or vitals−nginx |")
+print("| figure | vitals | peer (wrk, h2load) / nginx | vitals/peer or vitals−nginx |")
 print("|---|---:|---:|---:|")
 for r in rows:
     print("| " + " | ".join(r) + " |")
