@@ -32,6 +32,10 @@ H2_CONNS=${H2_CONNS:-10}
 H2_STREAMS=${H2_STREAMS:-10}
 H2_ROUNDS=${H2_ROUNDS:-3}
 ACC_ROUNDS=${ACC_ROUNDS:-3}
+# A run during which the hypervisor stole more than STEAL_MAX_PCT % of the machine's CPU time is run again,
+# at most STEAL_RETRIES times.
+STEAL_MAX_PCT=${STEAL_MAX_PCT:-1}
+STEAL_RETRIES=${STEAL_RETRIES:-3}
 H2LOAD=${H2LOAD:-h2load}
 ROUNDS=${ROUNDS:-5}
 # Pin nginx and the client under test to separate cores (PIN=0 to let the scheduler place them).
@@ -188,31 +192,44 @@ run_timed() {
 }
 # Appends the access log lines written since line $2 to file $3.
 slice_log() { tail -n +"$(($2 + 1))" "$WORK/access.log" >"$3"; }
+# run_steady NAME CMD...: run_timed and the access-log slice NAME.log, run again (at most STEAL_RETRIES times)
+# while the hypervisor stole more than STEAL_MAX_PCT % of the machine's CPU time during the run: such a run
+# measures the neighbours, not the clients. NAME.attempts says how many runs it took.
+run_steady() {
+	local name=$1 attempt n0 steal limit
+	shift
+	limit=$((NPROC * DURATION * $(getconf CLK_TCK) * STEAL_MAX_PCT / 100))
+	for attempt in $(seq 1 "$((STEAL_RETRIES + 1))"); do
+		n0=$(log_lines)
+		run_timed "$name" "$@"
+		sleep 1
+		slice_log "$name" "$n0" "$WORK/$name.log"
+		echo "$attempt" >"$WORK/$name.attempts"
+		steal=$(awk '{ print $4 }' "$WORK/$name.server")
+		((steal <= limit)) && return 0
+		log "  $name: the hypervisor stole $steal CPU ticks during the run (limit $limit)$( ((attempt <= STEAL_RETRIES)) && echo ': running it again')"
+	done
+}
 
 # ---------------------------------------------------------------------------------------------------------------
 # Phases (each one writes $WORK/<phase>.* files; the Python below reads them)
 for phase in $PHASES; do
 	case $phase in
 	throughput)
-		# ROUNDS alternating pairs (wrk first in odd rounds, vitals first in even ones), so drift and
-		# neighbours on a shared machine hit both; the report takes the median round.
+		# ROUNDS alternating rounds (wrk first in odd rounds, last in even ones), so drift and
+		# neighbours on a shared machine hit all; the report takes the median round.
 		for r in $(seq 1 "$ROUNDS"); do
 			if ((r % 2)); then order="wrk vitals vitals_off"; else order="vitals_off vitals wrk"; fi
 			for who in $order; do
-				n0=$(log_lines)
 				if [[ $who == wrk ]]; then
 					log "throughput $r/$ROUNDS: wrk -t1 -c$CONNS -d${DURATION}s"
-					run_timed "wrk_$r" "$WRK" -t1 -c"$CONNS" -d"${DURATION}s" "$URL"
-					sleep 1
-					slice_log "wrk_$r" "$n0" "$WORK/wrk_$r.log"
+					run_steady "wrk_$r" "$WRK" -t1 -c"$CONNS" -d"${DURATION}s" "$URL"
 					log "  $(grep 'Requests/sec' "$WORK/wrk_$r.out")"
 				else
 					if [[ $who == vitals ]]; then name=vitals_closed_$r poll=auto; else name=vitals_off_$r poll=off; fi
 					log "throughput $r/$ROUNDS: vitals load --vus $CONNS --connections $CONNS --threads 1 --duration ${DURATION}s --busy-poll $poll"
-					run_timed "$name" "$VITALS" load "$URL" --vus "$CONNS" --connections "$CONNS" --threads 1 \
+					run_steady "$name" "$VITALS" load "$URL" --vus "$CONNS" --connections "$CONNS" --threads 1 \
 						--duration "${DURATION}s" --busy-poll "$poll" --summary-json "$WORK/$name.json"
-					sleep 1
-					slice_log "$name" "$n0" "$WORK/$name.log"
 					log "  rps $(grep -o '"rps": *[0-9.]*' "$WORK/$name.json" | head -1)"
 				fi
 			done
@@ -221,42 +238,33 @@ for phase in $PHASES; do
 	accuracy)
 		for r in $(seq 1 "$ACC_ROUNDS"); do
 			log "accuracy $r/$ACC_ROUNDS: vitals load --rate $RATE/s --duration ${DURATION}s"
-			n0=$(log_lines)
-			run_timed "vitals_open_$r" "$VITALS" load "$URL" --rate "$RATE/s" --duration "${DURATION}s" \
+			run_steady "vitals_open_$r" "$VITALS" load "$URL" --rate "$RATE/s" --duration "${DURATION}s" \
 				--summary-json "$WORK/vitals_open_$r.json"
-			sleep 1
-			slice_log "vitals_open_$r" "$n0" "$WORK/vitals_open_$r.log"
 		done
 		;;
 	http2)
 		for r in $(seq 1 "$H2_ROUNDS"); do
 			if ((r % 2)); then order="h2load h2vitals h2vitals_off"; else order="h2vitals_off h2vitals h2load"; fi
 			for who in $order; do
-				n0=$(log_lines)
 				if [[ $who == h2load ]]; then
 					log "http2 $r/$H2_ROUNDS: h2load -t1 -c$H2_CONNS -m$H2_STREAMS -D$DURATION"
-					run_timed "h2load_$r" "$H2LOAD" -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$DURATION" "$H2_URL"
+					run_steady "h2load_$r" "$H2LOAD" -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$DURATION" "$H2_URL"
 					log "  $(grep -o 'finished in.*req/s' "$WORK/h2load_$r.out")"
 				else
 					if [[ $who == h2vitals ]]; then poll=auto; else poll=off; fi
 					log "http2 $r/$H2_ROUNDS: vitals load --http2 --vus $((H2_CONNS * H2_STREAMS)) --connections $H2_CONNS --threads 1 --busy-poll $poll"
-					run_timed "${who}_$r" "$VITALS" load "$H2_URL" --http2 --vus "$((H2_CONNS * H2_STREAMS))" \
+					run_steady "${who}_$r" "$VITALS" load "$H2_URL" --http2 --vus "$((H2_CONNS * H2_STREAMS))" \
 						--connections "$H2_CONNS" --threads 1 --duration "${DURATION}s" --busy-poll "$poll" \
 						--summary-json "$WORK/${who}_$r.json"
 					log "  rps $(grep -o '"rps": *[0-9.]*' "$WORK/${who}_$r.json" | head -1)"
 				fi
-				sleep 1
-				slice_log "${who}_$r" "$n0" "$WORK/${who}_$r.log"
 			done
 		done
 		;;
 	footprint)
 		log "footprint: vitals load --rate $HIGH_RATE/s --duration ${DURATION}s"
-		n0=$(log_lines)
-		run_timed vitals_high "$VITALS" load "$URL" --rate "$HIGH_RATE/s" --duration "${DURATION}s" \
+		run_steady vitals_high "$VITALS" load "$URL" --rate "$HIGH_RATE/s" --duration "${DURATION}s" \
 			--summary-json "$WORK/vitals_high.json"
-		sleep 1
-		slice_log vitals_high "$n0" "$WORK/vitals_high.log"
 		;;
 	*) die "unknown phase $phase" ;;
 	esac
@@ -273,6 +281,7 @@ WORK=$WORK OUT_JSON=$OUT_JSON PHASES=$PHASES ROUNDS=$ROUNDS CONNS=$CONNS DURATIO
 	NGINX_VERSION=$NGINX_VERSION WRK_VERSION=$WRK_VERSION VITALS_VERSION=$VITALS_VERSION GIT_REV=$GIT_REV \
 	CPU_MODEL=$CPU_MODEL NPROC=$NPROC URL=$URL ELAPSED=$((SECONDS - T_START)) \
 	H2_CONNS=$H2_CONNS H2_STREAMS=$H2_STREAMS H2_ROUNDS=$H2_ROUNDS H2LOAD_VERSION=$H2LOAD_VERSION ACC_ROUNDS=$ACC_ROUNDS \
+	STEAL_MAX_PCT=$STEAL_MAX_PCT \
 	"$PYTHON" - <<'PY' || rc=$?
 import datetime, json, math, os, re, sys
 
@@ -483,6 +492,11 @@ if "http2" in phases:
     if v["errors"] or o["errors"] or v["protocol"] != "HTTP/2":
         broken.append(f"vitals HTTP/2 runs had {v['errors'] + o['errors']} errors (protocol {v['protocol']})")
 
+# Runs each measurement took (repeated while the hypervisor stole CPU).
+RUNS = [int(read(f)) for f in sorted(os.listdir(W)) if f.endswith(".attempts")]
+out["repeated_runs"] = sum(RUNS) - len(RUNS)
+rows.append((f"runs repeated because the hypervisor stole > {E['STEAL_MAX_PCT']} % of the CPU time (of {len(RUNS)})",
+             str(out["repeated_runs"]), "", ""))
 out["broken"] = broken
 with open(E["OUT_JSON"], "w") as fh:
     json.dump(out, fh, indent=1)
