@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bucketLabel, bucketsToHeatmap, heatColor, parseLe } from './heatmap';
+import { appendHeatmapLive, bucketLabel, bucketsToHeatmap, heatColor, parseLe } from './heatmap';
 
 const s = (le: string | undefined, values: Array<[number, string]>, extra: Record<string, string> = {}) => ({
   metric: le === undefined ? extra : { ...extra, le },
@@ -75,5 +75,39 @@ describe('heatmap labels and colours', () => {
     expect(heatColor(1)).toBe('rgb(8,48,107)');
     expect(heatColor(2)).toBe('rgb(8,48,107)');
     expect(heatColor(NaN)).toBe('rgb(237,248,251)');
+  });
+});
+
+describe('live heatmap columns', () => {
+  const grid = { start: 100, step: 10 };
+  const push = (t: number, low: string, all: string) => ({
+    resultType: 'vector' as const,
+    result: [
+      { metric: { le: '0.1' }, value: [t, low] as [number, string] },
+      { metric: { le: '+Inf' }, value: [t, all] as [number, string] },
+    ],
+  });
+  const base = [s('0.1', [[100, '1'], [110, '2'], [120, '3']]), s('+Inf', [[100, '2'], [110, '4'], [120, '6']])];
+
+  it('moves a push to the nearest column: the same step updates it, the next step opens one', () => {
+    let r = appendHeatmapLive(base, push(124, '5', '9'), grid, 30, 124);
+    let d = bucketsToHeatmap(r.matrix);
+    expect(d.x).toEqual([100, 110, 120]);
+    expect(d.counts.map((row) => row[2])).toEqual([5, 4]);
+    expect(r.range).toEqual({ start: 90, end: 120, step: 10 });
+    r = appendHeatmapLive(r.matrix, push(126, '6', '10'), grid, 30, 126);
+    d = bucketsToHeatmap(r.matrix);
+    expect(d.x).toEqual([100, 110, 120, 130]);
+    expect(d.counts.map((row) => row[3])).toEqual([6, 4]);
+    r = appendHeatmapLive(r.matrix, push(131, '7', '12'), grid, 30, 131);
+    expect(bucketsToHeatmap(r.matrix).x).toEqual([100, 110, 120, 130]);
+    expect(bucketsToHeatmap(r.matrix).counts.map((row) => row[3])).toEqual([7, 5]);
+  });
+
+  it('drops columns older than the range and leaves the given matrix alone', () => {
+    const r = appendHeatmapLive(base, push(146, '1', '1'), grid, 30, 146);
+    expect(bucketsToHeatmap(r.matrix).x).toEqual([120, 150]);
+    expect(r.range).toEqual({ start: 120, end: 150, step: 10 });
+    expect(base[0].values.length).toBe(3);
   });
 });

@@ -2,8 +2,9 @@
 // rates, as `sum by (le) (rate(x_bucket[5m]))` gives) becomes, per step, a count per bucket
 // (cumulative minus the bucket below), drawn on a canvas: time on x, buckets on y, colour by count.
 
-import type { MatrixSeries } from './api';
+import type { MatrixSeries, QueryData } from './api';
 import { sampleValue } from './chart';
+import { appendLive, instantSamples } from './live';
 import { h, replace } from './dom';
 import { formatValue } from './format';
 import { formatTime } from './time';
@@ -68,6 +69,31 @@ export function bucketsToHeatmap(matrix: MatrixSeries[]): HeatmapData {
     });
   });
   return { x, les, counts, max };
+}
+
+/** The columns of a heatmap drawn from a range query: its first timestamp and the step between them. */
+export interface HeatmapGrid {
+  start: number;
+  step: number;
+}
+
+/**
+ * A heatmap's matrix with a pushed instant answer (evaluated at `t`, unix seconds) as its newest
+ * column: the samples are moved to the grid time nearest `t`, so pushes within one step update the
+ * last column instead of crowding it, and a push a step later opens a new one; columns older than
+ * `rangeSeconds` before it are dropped. Returns the new matrix and the range to draw it over.
+ */
+export function appendHeatmapLive(
+  matrix: MatrixSeries[],
+  response: QueryData,
+  grid: HeatmapGrid,
+  rangeSeconds: number,
+  t: number,
+): { matrix: MatrixSeries[]; range: { start: number; end: number; step: number } } {
+  const at = grid.start + Math.round((t - grid.start) / grid.step) * grid.step;
+  const moved: QueryData = { resultType: 'vector', result: instantSamples(response).map((s) => ({ metric: s.metric, value: [at, s.value[1]] })) };
+  const next = appendLive(matrix, moved, rangeSeconds, { t: at });
+  return { matrix: next, range: { start: at - rangeSeconds, end: at, step: grid.step } };
 }
 
 /** The text of a bucket's bounds: `≤ 0.1` for the first, `0.1 – 0.25`, `> 1` for `+Inf`. */

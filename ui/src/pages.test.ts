@@ -679,6 +679,29 @@ describe('dashboards page', () => {
     expect(hm.dataset.steps).toBe('3');
   });
 
+  it('heatmap panels follow the live stream: a push updates the newest column or opens the next', async () => {
+    vi.stubGlobal('EventSource', FakeEventSource);
+    stubFetch(api());
+    const root = mount(dashboardsPage, '/dashboards/mixed');
+    await flush();
+    const panel = $$(root, 'panel').find((p) => p.dataset.panelType === 'heatmap')!;
+    const hm = $(panel, 'heatmap')!;
+    expect(hm.dataset.steps).toBe('3');
+    expect(open().length).toBe(1);
+    const idx = open()[0].queries.findIndex((q) => q.includes('h_bucket'));
+    expect(idx).toBeGreaterThanOrEqual(0);
+    const now = Date.now();
+    open()[0].push(idx, now, [[{ le: '0.1' }, '9'], [{ le: '+Inf' }, '12']], now + 60_000);
+    await frame();
+    expect(panel.dataset.live).toBe('1');
+    expect(hm.dataset.steps).toBe('4');
+    expect(panel.dataset.lastPushMs).toBe(String(now));
+    // A second push at the same time updates that column instead of adding one.
+    open()[0].push(idx, now + 1, [[{ le: '0.1' }, '10'], [{ le: '+Inf' }, '12']], now + 60_000);
+    await frame();
+    expect(hm.dataset.steps).toBe('4');
+  });
+
   it('edits: a JSON syntax error is shown at once, the server error next to the editor, Save as goes to the new id', async () => {
     let put: { url: URL; body: string } | null = null;
     stubFetch(

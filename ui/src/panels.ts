@@ -8,7 +8,7 @@ import { h, isAbort, noData, replace } from './dom';
 import { PANEL_TYPES, panelSpan, substitute, type PanelSpec } from './dashboards';
 import { formatLabels, formatValue } from './format';
 import { gaugeFraction, gaugeScale, gaugeSvg, thresholdColor } from './gauge';
-import { Heatmap } from './heatmap';
+import { appendHeatmapLive, Heatmap, type HeatmapGrid } from './heatmap';
 import { instantSamples, liveResolution, type LiveEvent } from './live';
 import { autoStep } from './time';
 import { exploreHref } from './widgets';
@@ -16,7 +16,7 @@ import { exploreHref } from './widgets';
 export interface PanelView {
   spec: PanelSpec;
   el: HTMLElement;
-  /** Whether the live stream keeps the panel current (heatmaps are polled instead). */
+  /** Whether the live stream keeps the panel current. */
   live: boolean;
   /** Queries again with the variables' values over the last `rangeSecs`. */
   refresh(vars: Record<string, string>, rangeSecs: number): Promise<void>;
@@ -219,14 +219,35 @@ export function makePanel(spec: PanelSpec, ctx: PanelContext): PanelView {
 
   if (type === 'heatmap') {
     const hm = new Heatmap({ unit: spec.unit, height: 220 });
+    // What the last range query drew, so pushes can add columns to it.
+    let matrix: api.MatrixSeries[] = [];
+    let grid: HeatmapGrid | null = null;
+    const view: RangeView = {
+      setMatrix(m, range) {
+        matrix = m;
+        grid = { start: range.start, step: range.step };
+        hm.setMatrix(m, range);
+      },
+      message(text, kind) {
+        matrix = [];
+        grid = null;
+        hm.message(text, kind);
+      },
+    };
     replace(el, title, hm.el);
     return {
       spec,
       el,
-      live: false,
-      refresh: refreshRange(hm),
-      push: () => {},
-      setLive: () => {},
+      live: true,
+      refresh: refreshRange(view),
+      push(d, ev, rangeSecs) {
+        if (!grid) return;
+        const next = appendHeatmapLive(matrix, d, grid, rangeSecs, ev.t / 1000);
+        matrix = next.matrix;
+        hm.setMatrix(matrix, next.range);
+        el.dataset.lastPushMs = String(ev.commitMs);
+      },
+      setLive: liveAttr,
       destroy: () => hm.destroy(),
     };
   }
