@@ -543,6 +543,71 @@ fn live_stream_pushes_after_each_commit() {
     }
 }
 
+/// Live streams that follow the same query share one evaluation per commit: six streams, one import,
+/// and `vitals_live_evaluations_total` grows by the six initial answers plus one per commit (not six),
+/// every stream getting the same evaluation time.
+#[test]
+fn live_streams_share_one_evaluation_per_commit() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let v = Vitals::start(dir.path(), None, &[]);
+    let evaluations = || {
+        let (code, body) = http_get(&format!("{}/metrics", v.url())).unwrap();
+        assert_eq!(code, 200);
+        let line = body.lines().find_map(|l| l.strip_prefix("vitals_live_evaluations_total ")).expect("the counter");
+        line.trim().parse::<u64>().unwrap()
+    };
+    let before = evaluations();
+    let q = common::urlencode("sum(shared_live_metric)");
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, serde_json::Value)>();
+    for i in 0..6 {
+        let mut conn = std::net::TcpStream::connect(&v.addr).unwrap();
+        write!(conn, "GET /api/v1/live?query={q} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(conn);
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 0 {
+                if let Some(data) = line.strip_prefix("data: ") {
+                    if tx.send((i, serde_json::from_str(data.trim()).unwrap())).is_err() {
+                        return;
+                    }
+                }
+                line.clear();
+            }
+        });
+    }
+    let mut initial = 0;
+    while initial < 6 {
+        let (_, e) = rx.recv_timeout(Duration::from_secs(5)).expect("initial events");
+        assert_eq!(e["initial"], true);
+        initial += 1;
+    }
+    let (code, body) =
+        http("POST", &format!("{}/api/v1/import/prometheus", v.url()), &[], b"shared_live_metric{a=\"1\"} 7\n")
+            .unwrap();
+    assert_eq!(code, 204, "{body}");
+    let mut hits = std::collections::BTreeMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while hits.len() < 6 {
+        let (i, e) = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("every stream gets the import");
+        if e["response"]["data"]["result"][0]["value"][1] == "7" {
+            hits.entry(i).or_insert(e);
+        }
+    }
+    let after = evaluations();
+    let per_commit = after - before - 6;
+    assert!(
+        (1..=3).contains(&per_commit),
+        "{per_commit} evaluations for the commits since the streams opened (6 streams)"
+    );
+    let times: std::collections::BTreeSet<String> = hits.values().map(|e| e["t"].to_string()).collect();
+    assert!(times.len() as u64 <= per_commit, "streams that got the same commit share its evaluation time: {times:?}");
+}
+
 /// Dashboards: built-ins and the files of the configured folder are listed (a broken file with its
 /// file:line error); saving validates and writes the file (YAML stays YAML), survives kill -9, and
 /// built-ins are read-only.

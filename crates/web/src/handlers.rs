@@ -85,6 +85,7 @@ pub(crate) async fn metrics(State(st): State<Arc<WebState>>) -> Response {
     out.push_str(&format!(
         "# HELP {n} Scrape targets by health.\n# TYPE {n} gauge\n{n}{{health=\"up\"}} {up}\n{n}{{health=\"down\"}} {down}\n{n}{{health=\"unknown\"}} {unknown}\n"
     ));
+    crate::live::render_metrics(&st, &mut out);
     let sources = st.metric_sources.lock().clone();
     for f in sources {
         f(&mut out);

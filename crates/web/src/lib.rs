@@ -152,6 +152,10 @@ pub struct WebState {
     live_streams: std::sync::atomic::AtomicUsize,
     /// The broadcast of commits to live subscribers, once one subscribed.
     live: Mutex<Option<tokio::sync::broadcast::Sender<(u64, i64)>>>,
+    /// The newest commit's live answers, shared by the streams that follow the same query.
+    live_memo: Mutex<live::LiveMemo>,
+    /// Query evaluations done for live streams.
+    live_evaluations: std::sync::atomic::AtomicU64,
     /// Host metrics in node_exporter's format, for `/host/metrics`.
     pub host_metrics: OnceLock<MetricsSource>,
     /// The configured service level objectives, for `/api/v1/slos`.
@@ -184,6 +188,8 @@ impl WebState {
             commits: OnceLock::new(),
             dashboards_dir: Mutex::new(None),
             live: Mutex::new(None),
+            live_memo: Mutex::new(live::LiveMemo::default()),
+            live_evaluations: std::sync::atomic::AtomicU64::new(0),
             live_streams: std::sync::atomic::AtomicUsize::new(0),
             probe_modules: Mutex::new(Default::default()),
             probes: OnceLock::new(),

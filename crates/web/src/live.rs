@@ -2,13 +2,15 @@
 //! storage commit, so charts move as soon as data lands instead of on a polling timer.
 //!
 //! One watcher task (started with the first subscriber) checks the storage's commit counter every
-//! 5 ms and broadcasts changes; each subscriber evaluates its queries at the commit and sends one
-//! `event: result` per query with `{"index": I, "initial": false, "commit_ms": M, "t": T, "response":
+//! 5 ms and broadcasts changes; each subscriber gets its queries' answers at the commit (streams that
+//! follow the same query share one evaluation per commit) and sends one `event: result` per query with `{"index": I, "initial": false, "commit_ms": M, "t": T, "response":
 //! <the /api/v1/query answer>}` (`initial: true` for the first event, sent at once on connect). A slow
 //! client skips commits it missed (it gets the newest one) instead of queueing without bound.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
@@ -34,6 +36,43 @@ impl Drop for StreamSlot {
     fn drop(&mut self) {
         self.0.live_streams.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// The newest commit's live answers by query: the first stream to need a query's answer evaluates
+/// it, the others that follow the same query wait for that evaluation and send its answer.
+#[derive(Default)]
+pub(crate) struct LiveMemo {
+    /// The commit the answers are for.
+    seq: u64,
+    /// Its wall-clock time (ms).
+    commit_ms: i64,
+    /// When its answers are evaluated (ms).
+    t: i64,
+    answers: HashMap<String, Arc<OnceLock<String>>>,
+}
+
+impl LiveMemo {
+    /// The answer cells of `queries` at commit `seq` (made at `commit_ms`), starting a new commit's when
+    /// `seq` is newer; a stream that is behind gets the newest commit's. Returns the cells, the commit's
+    /// time and the evaluation time.
+    fn cells(&mut self, seq: u64, commit_ms: i64, queries: &[String]) -> (Vec<Arc<OnceLock<String>>>, i64, i64) {
+        if seq > self.seq {
+            *self = LiveMemo { seq, commit_ms, t: unix_ms(std::time::SystemTime::now()), answers: HashMap::new() };
+        }
+        let cells = queries.iter().map(|q| self.answers.entry(q.clone()).or_default().clone()).collect();
+        (cells, self.commit_ms, self.t)
+    }
+}
+
+/// Appends the live streams' gauge and evaluation counter to `/metrics`.
+pub(crate) fn render_metrics(st: &WebState, out: &mut String) {
+    let streams = st.live_streams.load(Ordering::Relaxed);
+    let evals = st.live_evaluations.load(Ordering::Relaxed);
+    out.push_str(&format!(
+        "# HELP vitals_live_streams Open /api/v1/live streams.\n# TYPE vitals_live_streams gauge\nvitals_live_streams {streams}\n\
+         # HELP vitals_live_evaluations_total Query evaluations for /api/v1/live (one per distinct query and commit, plus one per query when a stream opens).\n\
+         # TYPE vitals_live_evaluations_total counter\nvitals_live_evaluations_total {evals}\n"
+    ));
 }
 
 /// The commit counter and the last commit's wall-clock time (ms), from the storage.
@@ -101,16 +140,17 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
         state,
         |(mut rx, mut first, queries, storage, engine, slot)| async move {
             let initial = first.is_some();
-            let commit_ms = match first.take() {
-                Some(t) => t,
+            let (cells, commit_ms, t) = match first.take() {
+                // The first answers are this stream's own, evaluated now.
+                Some(now) => (queries.iter().map(|_| Arc::new(OnceLock::new())).collect(), now, now),
                 None => loop {
                     match rx.recv().await {
-                        Ok((_, mut at)) => {
+                        Ok((mut seq, mut at)) => {
                             // Skip to the newest commit: one evaluation covers everything before it.
-                            while let Ok((_, newer)) = rx.try_recv() {
-                                at = newer;
+                            while let Ok((newer_seq, newer)) = rx.try_recv() {
+                                (seq, at) = (newer_seq, newer);
                             }
-                            break at;
+                            break slot.0.live_memo.lock().cells(seq, at, &queries);
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(broadcast::error::RecvError::Closed) => return None,
@@ -119,26 +159,31 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
             };
             // Live evaluations share a few blocking threads, so streams cannot crowd out /api/v1/query.
             let _permit = live_permits().acquire().await.ok()?;
-            let (qs, s, e) = (queries.clone(), storage.clone(), engine.clone());
-            let t = unix_ms(std::time::SystemTime::now());
+            let (qs, s, e, st) = (queries.clone(), storage.clone(), engine.clone(), slot.0.clone());
             let events = tokio::task::spawn_blocking(move || {
-            let mut out = String::new();
-            let opts = QueryOptions { timeout: Some(Duration::from_secs(10)), ..QueryOptions::default() };
-            for (i, q) in qs.iter().enumerate() {
-                let response = match e.instant_query(s.as_queryable(), q, t, &opts) {
-                    Ok(r) => query_json::success(&r.value, usize::MAX, None, &r.warnings, &r.infos),
-                    Err(err) => {
-                        format!(r#"{{"status":"error","errorType":"{}","error":{}}}"#, err.error_type(), json_str(&err.to_string()))
-                    }
-                };
-                out.push_str(&format!(
-                    "event: result\ndata: {{\"index\":{i},\"initial\":{initial},\"commit_ms\":{commit_ms},\"t\":{t},\"response\":{response}}}\n\n"
-                ));
-            }
-            out
-        })
-        .await
-        .unwrap_or_default();
+                let mut out = String::new();
+                let opts = QueryOptions { timeout: Some(Duration::from_secs(10)), ..QueryOptions::default() };
+                for (i, (q, cell)) in qs.iter().zip(&cells).enumerate() {
+                    // Another stream following the same query may be evaluating it: then this waits for its answer.
+                    let response = cell.get_or_init(|| {
+                        st.live_evaluations.fetch_add(1, Ordering::Relaxed);
+                        match e.instant_query(s.as_queryable(), q, t, &opts) {
+                            Ok(r) => query_json::success(&r.value, usize::MAX, None, &r.warnings, &r.infos),
+                            Err(err) => format!(
+                                r#"{{"status":"error","errorType":"{}","error":{}}}"#,
+                                err.error_type(),
+                                json_str(&err.to_string())
+                            ),
+                        }
+                    });
+                    out.push_str(&format!(
+                        "event: result\ndata: {{\"index\":{i},\"initial\":{initial},\"commit_ms\":{commit_ms},\"t\":{t},\"response\":{response}}}\n\n"
+                    ));
+                }
+                out
+            })
+            .await
+            .unwrap_or_default();
             Some((Ok::<Bytes, Infallible>(Bytes::from(events)), (rx, first, queries, storage, engine, slot)))
         },
     );
