@@ -17,6 +17,8 @@ fn main() {
         println!("cargo:rerun-if-changed={}", ui.join(input).display());
     }
     println!("cargo:rerun-if-env-changed=VITALS_UI_SKIP_BUILD");
+    // A `ui/dist` rebuilt outside cargo (`npm run build`, bench/ui.sh) has new file names to embed.
+    println!("cargo:rerun-if-changed={}", dist.display());
     println!("cargo:rerun-if-changed=src/ui_mime.rs");
     if ui.join("package.json").exists() && std::env::var_os("VITALS_UI_SKIP_BUILD").is_none() && stale(&ui, &dist) {
         if let Err(e) = build(&ui) {

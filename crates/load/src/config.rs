@@ -199,7 +199,8 @@ pub struct LoadConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BusyPoll {
     /// Poll while at least 20,000 responses per second arrive, when the runtime has fewer threads than
-    /// the machine has cores (`--threads 1` on a multi-core machine), so a core stays for the rest.
+    /// the machine has cores (`--threads 1` on a multi-core machine), so a core stays for the rest; under
+    /// a CPU quota (a container's `--cpus`), fewer threads than the quota.
     #[default]
     Auto,
     /// Poll while at least 20,000 responses per second arrive, whatever the thread count.

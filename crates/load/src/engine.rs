@@ -533,13 +533,30 @@ impl RequestTimer {
     }
 }
 
-/// Whether `threads` runtime threads should busy-poll under `mode` (auto: when the machine has more
-/// cores than that).
+/// Whether `threads` runtime threads should busy-poll under `mode`. Auto: when a core is left for the
+/// rest of the machine: fewer threads than the machine's online cores, or, when a CPU quota (a
+/// container's `--cpus`) allows this process fewer cores than it may run on, fewer threads than the
+/// quota (spinning would use up the share the server under test may be sharing). Pinning with `taskset`
+/// is not a quota: the other cores stay for the rest.
 fn busy_poll_enabled(mode: BusyPoll, threads: usize) -> bool {
     match mode {
         BusyPoll::Off => false,
         BusyPoll::On => true,
-        BusyPoll::Auto => threads < online_cpus(),
+        BusyPoll::Auto => {
+            let usable = std::thread::available_parallelism().map_or(1, |n| n.get());
+            auto_busy_poll(threads, online_cpus(), allowed_cpus(), usable)
+        }
+    }
+}
+
+/// The auto rule of [`busy_poll_enabled`]: `online` cores on the machine, `allowed` by the affinity
+/// mask, `usable` by the affinity mask and any CPU quota.
+fn auto_busy_poll(threads: usize, online: usize, allowed: Option<usize>, usable: usize) -> bool {
+    let quota_limited = allowed.is_some_and(|a| usable < a);
+    if quota_limited {
+        threads < usable
+    } else {
+        threads < online
     }
 }
 
@@ -548,6 +565,13 @@ fn busy_poll_enabled(mode: BusyPoll, threads: usize) -> bool {
 fn online_cpus() -> usize {
     let from_sysfs = std::fs::read_to_string("/sys/devices/system/cpu/online").ok().and_then(|s| count_cpu_list(&s));
     from_sysfs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The cores this process may run on (its affinity mask, `Cpus_allowed_list` in `/proc/self/status`),
+/// where that is known.
+fn allowed_cpus() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:")).and_then(count_cpu_list)
 }
 
 /// Counts the CPUs of a kernel CPU list such as `0-3,6,8-9`.
@@ -916,10 +940,21 @@ mod tests {
 
     #[test]
     fn auto_busy_polls_only_with_a_core_to_spare() {
+        // A 2-core machine: the default 2 threads do not spin, `--threads 1` does.
+        assert!(!auto_busy_poll(2, 2, Some(2), 2));
+        assert!(auto_busy_poll(1, 2, Some(2), 2));
+        // `taskset -c 0` with one thread: the other core is left to the server.
+        assert!(auto_busy_poll(1, 2, Some(1), 1));
+        // A container with a 1-CPU quota on 8 cores: spinning would use up the quota.
+        assert!(!auto_busy_poll(1, 8, Some(8), 1));
+        // A 4-CPU quota and one thread: there is quota to spare.
+        assert!(auto_busy_poll(1, 8, Some(8), 4));
+        // Unknown affinity: by the online cores.
+        assert!(auto_busy_poll(1, 4, None, 4));
+        assert!(!auto_busy_poll(1, 1, None, 1));
         let cores = online_cpus();
-        assert!(cores >= 1);
+        assert!(cores >= 1 && allowed_cpus().is_none_or(|a| a >= 1));
         assert!(!busy_poll_enabled(BusyPoll::Auto, cores));
-        assert_eq!(busy_poll_enabled(BusyPoll::Auto, 1), cores > 1);
         assert!(busy_poll_enabled(BusyPoll::On, cores));
         assert!(!busy_poll_enabled(BusyPoll::Off, 1));
     }

@@ -78,7 +78,7 @@ pub struct LoadArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// Poll for responses instead of sleeping while at least 20,000/s arrive: `auto` (when --threads
-    /// is below the machine's cores), `on` or `off`. Spares the server the wake-ups of a sleeping client
+    /// is below the machine's cores, or below a container's CPU quota), `on` or `off`. Spares the server the wake-ups of a sleeping client
     /// at the price of a busy core per thread.
     #[arg(long, default_value = "auto")]
     busy_poll: BusyPoll,
