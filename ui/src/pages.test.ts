@@ -702,6 +702,22 @@ describe('dashboards page', () => {
     expect(hm.dataset.steps).toBe('4');
   });
 
+  it('a heatmap whose range query failed is started again by the live pushes', async () => {
+    vi.stubGlobal('EventSource', FakeEventSource);
+    stubFetch((url) => (url.pathname === '/api/v1/query_range' && url.searchParams.get('query')!.includes('h_bucket') ? { status: 503, body: { status: 'error', errorType: 'timeout', error: 'slow' } } : api()(url)));
+    const root = mount(dashboardsPage, '/dashboards/mixed');
+    await flush();
+    const panel = $$(root, 'panel').find((p) => p.dataset.panelType === 'heatmap')!;
+    const hm = $(panel, 'heatmap')!;
+    expect(hm.dataset.steps).toBe('0');
+    const idx = open()[0].queries.findIndex((q) => q.includes('h_bucket'));
+    const now = Date.now();
+    open()[0].push(idx, now, [[{ le: '0.1' }, '1'], [{ le: '+Inf' }, '2']]);
+    await frame();
+    expect(hm.dataset.steps).toBe('1');
+    expect(hm.dataset.buckets).toBe('2');
+  });
+
   it('edits: a JSON syntax error is shown at once, the server error next to the editor, Save as goes to the new id', async () => {
     let put: { url: URL; body: string } | null = null;
     stubFetch(

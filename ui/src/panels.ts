@@ -241,7 +241,8 @@ export function makePanel(spec: PanelSpec, ctx: PanelContext): PanelView {
       live: true,
       refresh: refreshRange(view),
       push(d, ev, rangeSecs) {
-        if (!grid) return;
+        // After a failed range query, the pushes start a new grid ending now.
+        grid ??= { start: ev.t / 1000 - rangeSecs, step: autoStep(rangeSecs) };
         const next = appendHeatmapLive(matrix, d, grid, rangeSecs, ev.t / 1000);
         matrix = next.matrix;
         hm.setMatrix(matrix, next.range);

@@ -342,8 +342,8 @@ struct RunData {
     requests: u64,
     errors: u64,
     dropped: u64,
-    /// Iterations finished (`requests` in summaries from before `iterations` existed).
-    iterations: u64,
+    /// Iterations finished (`None` in summaries from before `iterations` existed).
+    iterations: Option<u64>,
     rps: f64,
     /// Overall p50, p95, p99.
     latency: [f64; 3],
@@ -380,7 +380,7 @@ fn parse_run(v: &Value, side: &'static str) -> Result<RunData, BaselineError> {
     let errors = count("errors.total", &["errors", "total"])?;
     let dropped = count("dropped_iterations", &["dropped_iterations"])?;
     // A sequential flow's iteration is several requests, and dropped ones are iterations.
-    let iterations = v.get("iterations").and_then(Value::as_u64).unwrap_or(requests);
+    let iterations = v.get("iterations").and_then(Value::as_u64);
     let rps = num(v, &["rps"]).ok_or(missing("rps"))?;
     let latency = [
         num(v, &["latency_ms", "p50"]).ok_or(missing("latency_ms.p50"))?,
@@ -599,10 +599,16 @@ pub fn compare(current: &Value, baseline: &Value, opts: &BaselineOptions) -> Res
     metrics.push(rps);
     metrics.push(compare_proportions("error_rate", (cur.errors, cur.requests), (base.errors, base.requests), opts));
     if cur.open {
+        // Dropped iterations as a share of scheduled ones; when a summary predates `iterations`, both
+        // sides count requests instead, so the shares stay comparable.
+        let (cur_n, base_n) = match (cur.iterations, base.iterations) {
+            (Some(c), Some(b)) => (c, b),
+            _ => (cur.requests, base.requests),
+        };
         metrics.push(compare_proportions(
             "dropped",
-            (cur.dropped, cur.iterations + cur.dropped),
-            (base.dropped, base.iterations + base.dropped),
+            (cur.dropped, cur_n + cur.dropped),
+            (base.dropped, base_n + base.dropped),
             opts,
         ));
     }
@@ -933,12 +939,15 @@ mod tests {
         let d = c.metric("dropped").unwrap();
         assert!((d.current - 1500.0 / (iterations + 1500.0)).abs() < 1e-9, "{}", c.to_text());
         assert!(d.current > 0.19, "{}", c.to_text());
-        // Summaries from before `iterations` existed count requests.
-        let mut old = cur.clone();
+        // A baseline from before `iterations` existed: both sides count requests, so the same drops
+        // are no regression.
+        let mut old = summary(Run { seed: 9, dropped: 1500, ..open });
         old.as_object_mut().unwrap().remove("iterations");
-        let c = compare(&old, &summary(Run { seed: 9, ..open }), &BaselineOptions::default()).unwrap();
-        let requests = old["requests"].as_f64().unwrap();
-        assert!((c.metric("dropped").unwrap().current - 1500.0 / (requests + 1500.0)).abs() < 1e-9);
+        let c = compare(&cur, &old, &BaselineOptions::default()).unwrap();
+        let requests = cur["requests"].as_f64().unwrap();
+        let d = c.metric("dropped").unwrap();
+        assert!((d.current - 1500.0 / (requests + 1500.0)).abs() < 1e-9, "{}", c.to_text());
+        assert_eq!(d.verdict, Verdict::NoChange, "{}", c.to_text());
     }
 
     #[test]

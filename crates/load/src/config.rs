@@ -47,6 +47,14 @@ pub enum ConfigError {
     /// A header name or value contains a line break or is not a valid token.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
+    /// A request cannot be sent over HTTP/2 (`--http2`): names the method, URL or header.
+    #[error("HTTP/2: request {name:?} cannot be sent: {reason}")]
+    Http2 {
+        /// The request's name.
+        name: String,
+        /// What HTTP/2 cannot carry.
+        reason: String,
+    },
 }
 
 /// How long a run bounded by `iterations` may last when no duration is given (k6's maxDuration).

@@ -107,6 +107,14 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
         Model::Open { .. } => concurrency,
     };
     let shards = workers_max.clamp(1, SHARDS_PER_THREAD * threads);
+    if cfg.http2 {
+        // Requests with placeholders are checked when rendered (a bad value fails that request).
+        for (t, r) in targets.iter().zip(&specs) {
+            if let Some(Err(reason)) = t.req.h2().filter(|_| t.dynamic.is_none()) {
+                return Err(ConfigError::Http2 { name: r.name.clone(), reason: reason.clone() });
+            }
+        }
+    }
     let shared = Arc::new(Shared {
         targets,
         idle: addrs.iter().map(|_| StdMutex::new(Vec::with_capacity(cfg.connections))).collect(),
@@ -690,28 +698,15 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, worker: 
     };
     let done = Instant::now();
     shared.completed.fetch_add(1, Ordering::Relaxed);
-    let mut guard = lock(&shared.stats[worker.shard]);
-    let stats = &mut *guard;
-    stats.requests += 1;
-    stats.by_request[i].requests += 1;
     let sec = done.saturating_duration_since(shared.start).as_secs();
-    let mut latency_us = None;
-    let mut bytes = 0;
-    let failed = match result {
+    // What needs no tallies (the pool, variables, checks over the body) is done before taking the
+    // shard's lock, which other workers on other threads may be waiting for.
+    let outcome = match result {
         Some(Ok(Reply { resp, connect, tls, conn })) => {
-            if let Some(connect) = connect {
-                stats.connect.saturating_record(micros(connect));
-            }
-            if let Some(tls) = tls {
-                stats.tls.saturating_record(micros(tls));
-            }
-            stats.ttfb.saturating_record(micros(resp.ttfb));
             if let Some(conn) = conn {
                 lock(pool).push(conn);
             }
             let latency = done.saturating_duration_since(intended.unwrap_or(sent));
-            latency_us = Some(micros(latency));
-            bytes = resp.bytes;
             let mut extracted = true;
             for (name, ex) in &target.extract {
                 match ex.apply(&resp.headers, &resp.body) {
@@ -721,27 +716,83 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, worker: 
                     None => extracted = false,
                 }
             }
-            stats.record(i, resp, latency, &target.checks, extracted)
+            let verdict = judge(&resp, latency, &target.checks, extracted);
+            Outcome::Response {
+                status: resp.status,
+                bytes: resp.bytes,
+                ttfb: resp.ttfb,
+                latency,
+                connect,
+                tls,
+                verdict,
+            }
         }
-        Some(Err(HttpError::Connect(_) | HttpError::Tls(_))) => {
-            stats.errors.connect += 1;
-            true
-        }
-        Some(Err(_)) => {
-            stats.errors.other += 1;
-            true
-        }
-        None => {
-            stats.errors.timeout += 1;
-            true
-        }
+        Some(Err(HttpError::Connect(_) | HttpError::Tls(_))) => Outcome::Failed(FailureClass::Connect),
+        Some(Err(_)) => Outcome::Failed(FailureClass::Other),
+        None => Outcome::Failed(FailureClass::Timeout),
     };
-    if failed {
-        stats.by_request[i].errors += 1;
-    }
-    drop(guard);
+    let (failed, latency_us, bytes) = lock(&shared.stats[worker.shard]).record(i, &outcome);
     shared.timeline.record(sec, latency_us, failed, bytes);
     !failed
+}
+
+/// How one request ended, worked out before its tallies are recorded.
+enum Outcome {
+    /// A complete response.
+    Response {
+        status: u16,
+        bytes: u64,
+        ttfb: Duration,
+        latency: Duration,
+        /// Set-up times of a connection opened for it.
+        connect: Option<Duration>,
+        tls: Option<Duration>,
+        verdict: Verdict,
+    },
+    /// No complete response.
+    Failed(FailureClass),
+}
+
+/// Why a request got no complete response.
+enum FailureClass {
+    Connect,
+    Timeout,
+    Other,
+}
+
+/// Whether a complete response counts as an error, and of which class.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Ok,
+    /// A status of 400 or more where the request has no status check.
+    Status,
+    /// A failed check or variable extraction.
+    Check,
+}
+
+/// Judges a complete response to a request with `checks` (`extracted`: every variable it should yield
+/// was found).
+fn judge(resp: &Response, latency: Duration, checks: &Checks, extracted: bool) -> Verdict {
+    if checks.status.is_empty() && resp.status >= 400 {
+        return Verdict::Status;
+    }
+    let status_ok = checks.status.is_empty() || checks.status.contains(&resp.status);
+    let body_ok = checks.body_contains.as_ref().is_none_or(|needle| contains(&resp.body, needle.as_bytes()));
+    let latency_ok = checks.max_latency.is_none_or(|max| latency <= max);
+    let json_ok = checks.json.is_empty() || {
+        let doc: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+        doc.is_some_and(|doc| {
+            checks
+                .json
+                .iter()
+                .all(|(_, path, want)| json_at(doc.clone(), path).is_some_and(|got| json_equal(&got, want)))
+        })
+    };
+    if status_ok && body_ok && latency_ok && json_ok && extracted {
+        Verdict::Ok
+    } else {
+        Verdict::Check
+    }
 }
 
 /// What one request got back: the response, the set-up times of a connection opened for it, and the
@@ -837,37 +888,47 @@ impl Stats {
         }
     }
 
-    /// Records a complete response to request `i`; returns whether it counts as an error (a failed
-    /// variable extraction is a `check` error).
-    fn record(&mut self, i: usize, resp: Response, latency: Duration, checks: &Checks, extracted: bool) -> bool {
-        let us = micros(latency);
-        self.hist.saturating_record(us);
-        if self.by_request.len() > 1 {
-            self.by_request[i].hist.saturating_record(us);
-        }
-        self.bytes += resp.bytes;
-        *self.status_codes.entry(resp.status).or_default() += 1;
-        if checks.status.is_empty() && resp.status >= 400 {
-            self.errors.status += 1;
-            return true;
-        }
-        let status_ok = checks.status.is_empty() || checks.status.contains(&resp.status);
-        let body_ok = checks.body_contains.as_ref().is_none_or(|needle| contains(&resp.body, needle.as_bytes()));
-        let latency_ok = checks.max_latency.is_none_or(|max| latency <= max);
-        let json_ok = checks.json.is_empty() || {
-            let doc: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
-            doc.is_some_and(|doc| {
-                checks
-                    .json
-                    .iter()
-                    .all(|(_, path, want)| json_at(doc.clone(), path).is_some_and(|got| json_equal(&got, want)))
-            })
+    /// Records how request `i` ended; returns whether it failed, its latency in µs (complete responses)
+    /// and the bytes read, for the timeline.
+    fn record(&mut self, i: usize, outcome: &Outcome) -> (bool, Option<u64>, u64) {
+        self.requests += 1;
+        self.by_request[i].requests += 1;
+        let (failed, latency_us, bytes) = match outcome {
+            Outcome::Response { status, bytes, ttfb, latency, connect, tls, verdict } => {
+                if let Some(connect) = connect {
+                    self.connect.saturating_record(micros(*connect));
+                }
+                if let Some(tls) = tls {
+                    self.tls.saturating_record(micros(*tls));
+                }
+                self.ttfb.saturating_record(micros(*ttfb));
+                let us = micros(*latency);
+                self.hist.saturating_record(us);
+                if self.by_request.len() > 1 {
+                    self.by_request[i].hist.saturating_record(us);
+                }
+                self.bytes += bytes;
+                *self.status_codes.entry(*status).or_default() += 1;
+                match verdict {
+                    Verdict::Ok => {}
+                    Verdict::Status => self.errors.status += 1,
+                    Verdict::Check => self.errors.check += 1,
+                }
+                (*verdict != Verdict::Ok, Some(us), *bytes)
+            }
+            Outcome::Failed(class) => {
+                match class {
+                    FailureClass::Connect => self.errors.connect += 1,
+                    FailureClass::Timeout => self.errors.timeout += 1,
+                    FailureClass::Other => self.errors.other += 1,
+                }
+                (true, None, 0)
+            }
         };
-        if status_ok && body_ok && latency_ok && json_ok && extracted {
-            return false;
+        if failed {
+            self.by_request[i].errors += 1;
         }
-        self.errors.check += 1;
-        true
+        (failed, latency_us, bytes)
     }
 
     fn merge(&mut self, other: Stats) {

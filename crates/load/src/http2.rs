@@ -34,6 +34,7 @@ pub(crate) struct H2Request {
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
+    idempotent: bool,
 }
 
 impl H2Request {
@@ -54,7 +55,9 @@ impl H2Request {
             }
             has_ua |= lower == "user-agent";
             let name = HeaderName::from_bytes(lower.as_bytes()).map_err(|_| format!("header name {name:?}"))?;
-            let value = HeaderValue::from_str(value).map_err(|_| format!("header {name}: value {value:?}"))?;
+            // Bytes, as HTTP/1.1 sends them (UTF-8 included); only control characters are refused.
+            let value =
+                HeaderValue::from_bytes(value.as_bytes()).map_err(|_| format!("header {name}: value {value:?}"))?;
             headers.append(name, value);
         }
         if !has_ua {
@@ -64,7 +67,12 @@ impl H2Request {
         if !cfg.body.is_empty() || matches!(cfg.method.as_str(), "POST" | "PUT" | "PATCH") {
             headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(cfg.body.len()));
         }
-        Ok(H2Request { method, uri, headers, body: Bytes::from(cfg.body.clone()) })
+        // Safe to send again when a connection fails under it (RFC 9110, 9.2.2).
+        let idempotent = matches!(
+            method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+        );
+        Ok(H2Request { method, uri, headers, body: Bytes::from(cfg.body.clone()), idempotent })
     }
 }
 
@@ -84,7 +92,8 @@ impl H2Pool {
     }
 
     /// Sends `req` on connection `slot` (modulo the pool size), connecting it when it has none or its
-    /// connection is gone, and retrying once on a new connection when an old one turns out to be closed.
+    /// connection is gone, and retrying once on a new connection when an old one turns out to be closed
+    /// before the request went out, refused the stream, or (idempotent methods only) failed under it.
     /// Returns the response and, when it connected, the set-up times.
     pub async fn send(&self, slot: usize, req: &PreparedRequest) -> Result<(Response, Option<Setup>), HttpError> {
         let h2 = match req.h2() {
@@ -159,7 +168,12 @@ async fn connect(req: &PreparedRequest) -> Result<(SendRequest<Bytes>, Setup), H
     let connect_time = began.elapsed();
     let _ = tcp.set_nodelay(true);
     let mut builder = h2::client::Builder::new();
-    builder.initial_window_size(STREAM_WINDOW).initial_connection_window_size(CONN_WINDOW);
+    // Until the server's SETTINGS arrive, assume the usual stream limit rather than none, so a burst of
+    // workers on a new connection does not open more streams than the server will take.
+    builder
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONN_WINDOW)
+        .initial_max_send_streams(STREAMS_PER_CONN);
     let handshake_err = |e: h2::Error| HttpError::Io(io::Error::other(format!("HTTP/2 handshake: {e}")));
     let (handle, tls_time) = match req.tls() {
         Some((connector, name)) => {
@@ -190,7 +204,19 @@ async fn connect(req: &PreparedRequest) -> Result<(SendRequest<Bytes>, Setup), H
 async fn exchange(handle: SendRequest<Bytes>, h2: &H2Request, req: &PreparedRequest) -> Result<Response, Exchange> {
     let gone = |e: h2::Error| Exchange::ConnectionGone(io::Error::other(e.to_string()));
     let failed = |e: h2::Error| Exchange::Failed(HttpError::Io(io::Error::other(e.to_string())));
-    // Waits while the connection has no free stream.
+    // After the request may have reached the server: a refused stream was not processed (RFC 9113,
+    // 8.7) and is retried; a connection failing under it only for methods safe to repeat.
+    let after_send = |e: h2::Error| {
+        let refused = e.reason() == Some(h2::Reason::REFUSED_STREAM);
+        if refused || (h2.idempotent && (e.is_go_away() || e.is_io())) {
+            gone(e)
+        } else {
+            failed(e)
+        }
+    };
+    // Fails when the connection is gone (nothing was sent yet). Each exchange has its own handle, so
+    // this does not wait for a free stream: h2 queues a stream over the server's limit inside, and that
+    // wait counts in the time to first byte.
     let mut handle = handle.ready().await.map_err(gone)?;
     let began = Instant::now();
     let mut request = Request::new(());
@@ -198,12 +224,11 @@ async fn exchange(handle: SendRequest<Bytes>, h2: &H2Request, req: &PreparedRequ
     *request.uri_mut() = h2.uri.clone();
     *request.headers_mut() = h2.headers.clone();
     let end = h2.body.is_empty();
-    let (response, mut stream) =
-        handle.send_request(request, end).map_err(|e| if e.is_go_away() || e.is_io() { gone(e) } else { failed(e) })?;
+    let (response, mut stream) = handle.send_request(request, end).map_err(after_send)?;
     if !end {
-        stream.send_data(h2.body.clone(), true).map_err(failed)?;
+        stream.send_data(h2.body.clone(), true).map_err(after_send)?;
     }
-    let response = response.await.map_err(|e| if e.is_go_away() || e.is_io() { gone(e) } else { failed(e) })?;
+    let response = response.await.map_err(after_send)?;
     let ttfb = began.elapsed();
     let (parts, mut body) = response.into_parts();
     // HTTP/2 compresses headers: count what they decode to (name, value and ": \r\n" as in HTTP/1.1).

@@ -980,4 +980,22 @@ async fn http2_over_tls_needs_alpn_h2() {
     let s = run(cfg, None).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(s.requests > 0 && s.errors.total() == s.requests, "h2c to an HTTP/1.1 server: {}", s.to_text());
+
+    // What HTTP/2 cannot carry is refused before the run starts; UTF-8 header values are fine.
+    let (url, seen) = h2_server(Duration::ZERO, None).await;
+    let mut cfg = config(&url, Model::Closed { vus: 1 }, Duration::from_millis(200));
+    cfg.http2 = true;
+    cfg.headers = vec![("X-Bad".into(), "a\u{1}b".into())];
+    let e = run(cfg, None).await.unwrap_err().to_string();
+    assert!(e.starts_with("HTTP/2: request") && e.contains("x-bad"), "{e}");
+    let mut cfg = config(&url, Model::Closed { vus: 1 }, Duration::from_millis(200));
+    cfg.http2 = true;
+    cfg.headers = vec![("User-Agent".into(), "café/1".into())];
+    let s = run(cfg, None).await.unwrap();
+    assert!(s.requests > 0 && s.errors.total() == 0, "{}", s.to_text());
+    assert_eq!(
+        seen.last.lock().unwrap().0,
+        "",
+        "a non-ASCII value is sent as bytes (the test server reads it as no text)"
+    );
 }

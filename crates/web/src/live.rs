@@ -53,14 +53,14 @@ pub(crate) struct LiveMemo {
 
 impl LiveMemo {
     /// The answer cells of `queries` at commit `seq` (made at `commit_ms`), starting a new commit's when
-    /// `seq` is newer; a stream that is behind gets the newest commit's. Returns the cells, the commit's
-    /// time and the evaluation time.
-    fn cells(&mut self, seq: u64, commit_ms: i64, queries: &[String]) -> (Vec<Arc<OnceLock<String>>>, i64, i64) {
+    /// `seq` is newer; a stream that is behind gets the newest commit's. Returns the cells, the commit
+    /// they are for, its time and the evaluation time.
+    fn cells(&mut self, seq: u64, commit_ms: i64, queries: &[String]) -> (Vec<Arc<OnceLock<String>>>, u64, i64, i64) {
         if seq > self.seq {
             *self = LiveMemo { seq, commit_ms, t: unix_ms(std::time::SystemTime::now()), answers: HashMap::new() };
         }
         let cells = queries.iter().map(|q| self.answers.entry(q.clone()).or_default().clone()).collect();
-        (cells, self.commit_ms, self.t)
+        (cells, self.seq, self.commit_ms, self.t)
     }
 }
 
@@ -135,10 +135,13 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
     let slot = StreamSlot(st.clone());
     let engine = st.engine.clone();
     let first = Some(unix_ms(std::time::SystemTime::now()));
-    let state = (rx, first, queries, storage, engine, slot);
+    // The newest commit this stream sent answers for (a stream that was behind may have sent a later
+    // commit's answers already; it does not send them twice).
+    let sent_seq = 0u64;
+    let state = (rx, first, queries, storage, engine, slot, sent_seq);
     let stream = futures_util::stream::unfold(
         state,
-        |(mut rx, mut first, queries, storage, engine, slot)| async move {
+        |(mut rx, mut first, queries, storage, engine, slot, mut sent_seq)| async move {
             let initial = first.is_some();
             let (cells, commit_ms, t) = match first.take() {
                 // The first answers are this stream's own, evaluated now.
@@ -150,7 +153,12 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
                             while let Ok((newer_seq, newer)) = rx.try_recv() {
                                 (seq, at) = (newer_seq, newer);
                             }
-                            break slot.0.live_memo.lock().cells(seq, at, &queries);
+                            let (cells, memo_seq, commit_ms, t) = slot.0.live_memo.lock().cells(seq, at, &queries);
+                            if memo_seq <= sent_seq {
+                                continue;
+                            }
+                            sent_seq = memo_seq;
+                            break (cells, commit_ms, t);
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(broadcast::error::RecvError::Closed) => return None,
@@ -184,7 +192,7 @@ pub(crate) async fn live(State(st): State<Arc<WebState>>, RawQuery(q): RawQuery)
             })
             .await
             .unwrap_or_default();
-            Some((Ok::<Bytes, Infallible>(Bytes::from(events)), (rx, first, queries, storage, engine, slot)))
+            Some((Ok::<Bytes, Infallible>(Bytes::from(events)), (rx, first, queries, storage, engine, slot, sent_seq)))
         },
     );
     let body = axum::body::Body::from_stream(stream);
