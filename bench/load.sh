@@ -338,6 +338,38 @@ def pct(sorted_vals, q):
 rows = []  # (figure, vitals, peer, ratio/diff)
 f = lambda v, d=1: "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.{d}f}"
 
+def vitals_round(name):
+    """A closed-model `vitals load` run: its summary's figures, client/nginx CPU and connections."""
+    v = timed(name)
+    s = json.loads(read(name + ".json"))
+    v.update(rps=s["rps"], requests=s["requests"], errors=s["errors"]["total"], protocol=s["protocol"],
+             p50_ms=s["latency_ms"]["p50"], p99_ms=s["latency_ms"]["p99"])
+    _, v["server_connections"], _ = access(name)
+    return v
+
+
+def per_req(x):
+    """Client CPU-µs per request."""
+    return x["cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
+
+
+def nginx_per_req(x):
+    """nginx worker CPU-µs per request."""
+    return x["nginx_cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
+
+
+def alternating_rounds(n, peer_round, peer, on, off):
+    """Rounds of (vitals/peer, peer, vitals, vitals with --busy-poll off, off/peer) and the median round of
+    each ratio: (rounds, ratio, peer, vitals, off run, off ratio)."""
+    rounds = []
+    for r in range(1, n + 1):
+        p, v, o = peer_round(f"{peer}_{r}"), vitals_round(f"{on}_{r}"), vitals_round(f"{off}_{r}")
+        rounds.append((v["rps"] / p["rps"], p, v, o, o["rps"] / p["rps"]))
+    ratio, p, v, _, _ = sorted(rounds, key=lambda x: x[0])[len(rounds) // 2]
+    _, _, _, o, off_ratio = sorted(rounds, key=lambda x: x[4])[len(rounds) // 2]
+    return rounds, ratio, p, v, o, off_ratio
+
+
 if "throughput" in phases:
     def wrk_round(name):
         w = timed(name)
@@ -352,24 +384,9 @@ if "throughput" in phases:
         _, w["server_connections"], _ = access(name)
         return w
 
-    def vitals_round(name):
-        v = timed(name)
-        s = json.loads(read(name + ".json"))
-        v.update(rps=s["rps"], requests=s["requests"], errors=s["errors"]["total"],
-                 p50_ms=s["latency_ms"]["p50"], p99_ms=s["latency_ms"]["p99"])
-        _, v["server_connections"], _ = access(name)
-        return v
-
-    rounds = []
-    for r in range(1, int(E["ROUNDS"]) + 1):
-        w, v, o = wrk_round(f"wrk_{r}"), vitals_round(f"vitals_closed_{r}"), vitals_round(f"vitals_off_{r}")
-        rounds.append((v["rps"] / w["rps"], w, v, o, o["rps"] / w["rps"]))
+    rounds, ratio, w, v, o, off_ratio = alternating_rounds(int(E["ROUNDS"]), wrk_round, "wrk", "vitals_closed", "vitals_off")
     ratios = [x[0] for x in rounds]
     off_ratios = [x[4] for x in rounds]
-    ratio, w, v, _, _ = sorted(rounds, key=lambda x: x[0])[len(rounds) // 2]
-    _, _, _, o, off_ratio = sorted(rounds, key=lambda x: x[4])[len(rounds) // 2]
-    per_req = lambda x: x["cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
-    nginx_per_req = lambda x: x["nginx_cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
     out["throughput"] = {"wrk": w, "vitals": v, "vitals_busy_poll_off": o, "ratio_rps": ratio, "ratios_by_round": ratios,
                          "ratio_rps_busy_poll_off": off_ratio, "ratios_by_round_busy_poll_off": off_ratios,
                          "vitals_cpu_per_request_us": per_req(v), "wrk_cpu_per_request_us": per_req(w),
@@ -463,22 +480,7 @@ if "http2" in phases:
         _, x["server_connections"], _ = access(name)
         return x
 
-    def h2vitals_round(name):
-        x = timed(name)
-        s = json.loads(read(name + ".json"))
-        x.update(rps=s["rps"], requests=s["requests"], errors=s["errors"]["total"], protocol=s["protocol"],
-                 p50_ms=s["latency_ms"]["p50"], p99_ms=s["latency_ms"]["p99"])
-        _, x["server_connections"], _ = access(name)
-        return x
-
-    h2 = []
-    for r in range(1, int(E["H2_ROUNDS"]) + 1):
-        p, v, o = h2load_round(f"h2load_{r}"), h2vitals_round(f"h2vitals_{r}"), h2vitals_round(f"h2vitals_off_{r}")
-        h2.append((v["rps"] / p["rps"], p, v, o, o["rps"] / p["rps"]))
-    ratio, p, v, _, _ = sorted(h2, key=lambda x: x[0])[len(h2) // 2]
-    _, _, _, o, off_ratio = sorted(h2, key=lambda x: x[4])[len(h2) // 2]
-    per_req = lambda x: x["cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
-    nginx_per_req = lambda x: x["nginx_cpu_s"] / x["requests"] * 1e6 if x["requests"] else float("nan")
+    h2, ratio, p, v, o, off_ratio = alternating_rounds(int(E["H2_ROUNDS"]), h2load_round, "h2load", "h2vitals", "h2vitals_off")
     c, m = E["H2_CONNS"], E["H2_STREAMS"]
     out["http2"] = {"h2load": p, "vitals": v, "vitals_busy_poll_off": o, "ratio_rps": ratio, "ratio_rps_busy_poll_off": off_ratio,
                     "rounds": [{"h2load": x[1], "vitals": x[2], "vitals_busy_poll_off": x[3]} for x in h2]}

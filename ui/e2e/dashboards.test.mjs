@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { artifactsDir, missingPrerequisites, newPage, screenshot, serveDist, startBrowser, startVitals, until, vitalsBin } from './harness.mjs';
+import { screenshot, startStack, until } from './harness.mjs';
 import { withPage as harnessWithPage } from './harness.mjs';
 
 /** A 400 (a refused save) is logged by the browser as a failed resource load. */
@@ -14,7 +14,6 @@ const BAD_REQUEST = /Failed to load resource: the server responded with a status
 const $ = (id) => `[data-testid="${id}"]`;
 
 let vitals = null;
-let proxy = null;
 let browser = null;
 let base = '';
 
@@ -66,29 +65,20 @@ function lines(now) {
   return out.join('\n') + '\n';
 }
 
+let stack = null;
 before(async () => {
-  const missing = missingPrerequisites();
-  if (missing) throw new Error(missing);
-  vitals = await startVitals();
-  await vitals.importText(lines(Date.now()));
-  // A broken dashboard file in the default folder (dashboards/ in the storage folder).
-  const dir = path.join(vitals.dir, 'data', 'dashboards');
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'broken.yaml'), 'title: Broken\npanels:\n  - title: [unclosed\n');
-  if (process.env.VITALS_E2E_UI === 'dist') {
-    proxy = await serveDist(vitals.url);
-    base = proxy.url;
-  } else {
-    base = vitals.url;
-  }
-  browser = await startBrowser();
-  console.log(`vitals ${vitalsBin} on ${vitals.url}; UI from ${proxy ? 'ui/dist via ' + base : 'the binary'}; screenshots: ${artifactsDir}`);
+  stack = await startStack(async (v) => {
+    await v.importText(lines(Date.now()));
+    // A broken dashboard file in the default folder (dashboards/ in the storage folder).
+    const dir = path.join(v.dir, 'data', 'dashboards');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'broken.yaml'), 'title: Broken\npanels:\n  - title: [unclosed\n');
+  });
+  ({ vitals, browser, base } = stack);
 }, { timeout: 60_000 });
 
 after(async () => {
-  await browser?.stop();
-  await proxy?.stop();
-  await vitals?.stop();
+  await stack?.stop();
 }, { timeout: 30_000 });
 
 /** Opens a page, runs `f(page)`, then checks that the browser logged no errors (harness.withPage). */

@@ -239,6 +239,38 @@ export async function serveDist(backendUrl) {
   };
 }
 
+/**
+ * Starts what a suite needs: vitals (then `prepare(vitals)`, which imports the suite's data), the ui/dist
+ * proxy when VITALS_E2E_UI=dist, and Chromium. Returns them, `base` (where the browser loads the UI
+ * from) and `stop()`, which stops them in reverse order.
+ */
+export async function startStack(prepare = async () => {}) {
+  const missing = missingPrerequisites();
+  if (missing) {
+    console.error(`\ne2e prerequisites missing:\n${missing.replace(/^/gm, '  ')}\n`);
+    throw new Error(missing);
+  }
+  const vitals = await startVitals();
+  let proxy = null;
+  let browser = null;
+  const stop = async () => {
+    await browser?.stop();
+    await proxy?.stop();
+    await vitals.stop();
+  };
+  try {
+    await prepare(vitals);
+    if (process.env.VITALS_E2E_UI === 'dist') proxy = await serveDist(vitals.url);
+    browser = await startBrowser();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  const base = proxy ? proxy.url : vitals.url;
+  console.log(`vitals ${vitalsBin} on ${vitals.url}; UI from ${proxy ? 'ui/dist via ' + base : 'the binary'}; screenshots: ${artifactsDir}`);
+  return { vitals, proxy, browser, base, stop };
+}
+
 export const CHROMIUM_ARGS = [
   '--headless=new',
   '--no-sandbox',

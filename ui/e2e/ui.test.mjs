@@ -4,18 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  artifactsDir,
-  exposition,
-  missingPrerequisites,
-  newPage,
-  screenshot,
-  serveDist,
-  startBrowser,
-  startVitals,
-  until,
-  vitalsBin,
-} from './harness.mjs';
+import { artifactsDir, exposition, newPage, screenshot, startStack, until } from './harness.mjs';
 import { withPage as harnessWithPage } from './harness.mjs';
 
 const HANDLERS = ['/a', '/b', '/c'];
@@ -63,7 +52,6 @@ function httpMetrics(endMs) {
 const BAD_REQUEST = /Failed to load resource: the server responded with a status of 400/;
 
 let vitals = null;
-let proxy = null;
 let browser = null;
 /** Where the browser loads the UI from: vitals itself, or the ui/dist proxy. */
 let base = '';
@@ -71,39 +59,24 @@ let imported = { requests: 0 };
 
 const $ = (id) => `[data-testid="${id}"]`;
 
+let stack = null;
 before(async () => {
-  const missing = missingPrerequisites();
-  if (missing) {
-    console.error(`\ne2e prerequisites missing:\n${missing.replace(/^/gm, '  ')}\n`);
-    throw new Error(missing);
-  }
-  vitals = await startVitals();
-  const now = Date.now();
-  // 3 series, one sample every 15 s over the last hour (up to now), increasing.
-  const req = exposition(REQUESTS, HANDLERS.map((handler) => ({ handler })), { endMs: now, spanMs: 59 * 60_000, stepMs: 15_000, value: (i) => i * 10 });
-  await vitals.importText(req.text);
-  imported.requests = req.samplesPerSeries;
-  // The live metric: the last 10 minutes, ending a few seconds ago.
-  await vitals.importText(exposition(LIVE, [{ source: 'e2e' }], { endMs: now - 5_000, spanMs: 10 * 60_000, stepMs: 15_000, value: (i) => i }).text);
-  await vitals.importText(httpMetrics(now));
-  if (process.env.VITALS_E2E_UI === 'dist') {
-    proxy = await serveDist(vitals.url);
-    base = proxy.url;
-  } else {
-    base = vitals.url;
-  }
-  browser = await startBrowser();
-  console.log(`vitals ${vitalsBin} on ${vitals.url}; UI from ${proxy ? 'ui/dist via ' + base : 'the binary'}`);
-  console.log(`screenshots: ${artifactsDir}`);
+  stack = await startStack(async (v) => {
+    const now = Date.now();
+    // 3 series, one sample every 15 s over the last hour (up to now), increasing.
+    const req = exposition(REQUESTS, HANDLERS.map((handler) => ({ handler })), { endMs: now, spanMs: 59 * 60_000, stepMs: 15_000, value: (i) => i * 10 });
+    await v.importText(req.text);
+    imported.requests = req.samplesPerSeries;
+    // The live metric: the last 10 minutes, ending a few seconds ago.
+    await v.importText(exposition(LIVE, [{ source: 'e2e' }], { endMs: now - 5_000, spanMs: 10 * 60_000, stepMs: 15_000, value: (i) => i }).text);
+    await v.importText(httpMetrics(now));
+  });
+  ({ vitals, browser, base } = stack);
 }, { timeout: 60_000 });
 
 after(async () => {
-  await browser?.stop();
-  await proxy?.stop();
-  if (vitals) {
-    await vitals.stop();
-  }
-  if (browser) console.log(`screenshots in ${artifactsDir}`);
+  await stack?.stop();
+  if (stack) console.log(`screenshots in ${artifactsDir}`);
 }, { timeout: 30_000 });
 
 /** Opens a page, runs `f(page)`, then checks that the browser logged no errors (harness.withPage). */

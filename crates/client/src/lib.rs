@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod tls;
+
 /// Why a client could not be built or a credential not read.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

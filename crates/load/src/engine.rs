@@ -133,8 +133,9 @@ pub async fn run_with(cfg: LoadConfig, hooks: RunHooks) -> Result<Summary, Confi
         data: cfg.data.clone(),
         stats: (0..shards).map(|_| StdMutex::new(Stats::new(specs.len()))).collect(),
         completed: AtomicU64::new(0),
+        busy_poll: busy_poll_enabled(cfg.busy_poll, threads),
     });
-    if busy_poll_enabled(cfg.busy_poll, threads) {
+    if shared.busy_poll {
         for _ in 0..threads {
             tokio::spawn(busy_poll(shared.clone(), stop_rx.clone()));
         }
@@ -358,7 +359,9 @@ struct Shared {
     data: Option<Arc<DataTable>>,
     /// The tallies, in shards; worker `i` records into shard `i % len`.
     stats: Vec<StdMutex<Stats>>,
-    /// Responses and failures so far (what the busy poller watches).
+    /// Whether busy pollers run (only then is `completed` counted).
+    busy_poll: bool,
+    /// Responses and failures so far (what the busy pollers watch).
     completed: AtomicU64,
 }
 
@@ -697,7 +700,9 @@ async fn send_one(shared: &Shared, i: usize, intended: Option<Instant>, worker: 
         worker.timer.run(sent + shared.timeout, exchange(req, idle)).await.map(|r| r.map(reply))
     };
     let done = Instant::now();
-    shared.completed.fetch_add(1, Ordering::Relaxed);
+    if shared.busy_poll {
+        shared.completed.fetch_add(1, Ordering::Relaxed);
+    }
     let sec = done.saturating_duration_since(shared.start).as_secs();
     // What needs no tallies (the pool, variables, checks over the body) is done before taking the
     // shard's lock, which other workers on other threads may be waiting for.

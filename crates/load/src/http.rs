@@ -4,7 +4,6 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -377,80 +376,19 @@ fn invalid(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
-/// The TLS client for https targets: the built-in web PKI roots, the CA certificates of `ca_file`,
-/// or (with `insecure`) any certificate; ALPN offers only HTTP/1.1, or only HTTP/2 (`h2`) with `http2`.
+/// The TLS client for https targets (vitals-client's `tls_config` client): the built-in web PKI roots,
+/// the CA certificates of `ca_file`, or (with `insecure`) any certificate; ALPN offers only HTTP/1.1,
+/// or only HTTP/2 (`h2`) with `http2`.
 pub(crate) fn tls_connector(
     insecure: bool,
     ca_file: Option<&std::path::Path>,
     http2: bool,
 ) -> Result<TlsConnector, String> {
-    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
-    let builder = if insecure {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-    } else if let Some(ca) = ca_file {
-        let pem = std::fs::read(ca).map_err(|e| format!("reading {}: {e}", ca.display()))?;
-        let mut roots = RootCertStore::empty();
-        for c in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let c = c.map_err(|e| format!("{}: {e}", ca.display()))?;
-            roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
-        }
-        if roots.is_empty() {
-            return Err(format!("{}: no certificate", ca.display()));
-        }
-        builder.with_root_certificates(roots)
-    } else {
-        builder.with_root_certificates(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+    let cfg = vitals_client::TlsConfig {
+        insecure_skip_verify: insecure,
+        ca_file: ca_file.map(std::path::Path::to_path_buf),
+        ..Default::default()
     };
-    let mut config = builder.with_no_client_auth();
-    config.alpn_protocols = vec![if http2 { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
-    Ok(TlsConnector::from(Arc::new(config)))
-}
-
-/// `--insecure`: accepts any server certificate (signatures are still checked).
-#[derive(Debug)]
-struct AcceptAny(Arc<tokio_rustls::rustls::crypto::CryptoProvider>);
-
-mod accept_any {
-    use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use tokio_rustls::rustls::{crypto, DigitallySignedStruct, Error, SignatureScheme};
-
-    impl ServerCertVerifier for super::AcceptAny {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            m: &[u8],
-            c: &CertificateDer<'_>,
-            d: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            m: &[u8],
-            c: &CertificateDer<'_>,
-            d: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, Error> {
-            crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
+    let alpn: &[u8] = if http2 { b"h2" } else { b"http/1.1" };
+    Ok(TlsConnector::from(vitals_client::tls::rustls_client_config(&cfg, &[alpn])?))
 }

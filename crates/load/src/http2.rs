@@ -121,7 +121,7 @@ impl H2Pool {
                 Err(Exchange::ConnectionGone(e)) => {
                     let mut guard = slot.lock().await;
                     // Only drop the connection if nobody replaced it in the meantime.
-                    if guard.as_ref().is_some_and(|h| h.is_ready_err()) {
+                    if guard.as_ref().is_some_and(connection_failed) {
                         *guard = None;
                     }
                     drop(guard);
@@ -146,17 +146,10 @@ enum Exchange {
 }
 
 /// Whether a handle's connection has failed, checked without waiting.
-trait ReadyErr {
-    fn is_ready_err(&self) -> bool;
-}
-
-impl ReadyErr for SendRequest<Bytes> {
-    fn is_ready_err(&self) -> bool {
-        let mut h = self.clone();
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        matches!(h.poll_ready(&mut cx), std::task::Poll::Ready(Err(_)))
-    }
+fn connection_failed(handle: &SendRequest<Bytes>) -> bool {
+    let mut h = handle.clone();
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    matches!(h.poll_ready(&mut cx), std::task::Poll::Ready(Err(_)))
 }
 
 /// Opens a connection for `req`: TCP, TLS with ALPN `h2` on https, then the HTTP/2 preface and settings;

@@ -1,17 +1,13 @@
 //! TLS for the probes: a rustls client built from `tls_config` (the same keys as vitals-client's),
 //! and the `probe_ssl_*` / `probe_tls_version_info` gauges read from the peer's certificates.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use tokio_rustls::rustls::crypto::{ring, CryptoProvider};
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio_rustls::rustls::{
-    self, ClientConfig, DigitallySignedStruct, ProtocolVersion, RootCertStore, SignatureScheme,
-};
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{ClientConfig, ProtocolVersion};
 use tokio_rustls::TlsConnector;
 use vitals_client::TlsConfig;
 
@@ -21,57 +17,10 @@ use crate::result::Gauges;
 /// expiry when nothing was verified (`insecure_skip_verify`).
 const GO_ZERO_TIME: f64 = -62_135_596_800.0;
 
-fn provider() -> Arc<CryptoProvider> {
-    static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(ring::default_provider())).clone()
-}
-
-fn system_roots() -> Arc<RootCertStore> {
-    static R: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    R.get_or_init(|| Arc::new(RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })).clone()
-}
-
-/// Builds the rustls client for `cfg` (files are read now, so certificates may rotate).
+/// Builds the rustls client for `cfg` (see `vitals_client::tls`), offering ALPN `http/1.1` when asked.
 pub(crate) fn client_config(cfg: &TlsConfig, alpn_http1: bool) -> Result<Arc<ClientConfig>, String> {
-    let versions: &[&'static rustls::SupportedProtocolVersion] =
-        if cfg.min_version.as_deref() == Some("TLS13") { &[&rustls::version::TLS13] } else { rustls::ALL_VERSIONS };
-    let builder = ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions)
-        .map_err(|e| format!("tls: {e}"))?;
-    let builder = if cfg.insecure_skip_verify {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider())))
-    } else if let Some(ca) = &cfg.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| format!("reading ca_file {}: {e}", ca.display()))?;
-        let mut roots = RootCertStore::empty();
-        for c in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let c = c.map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
-            roots.add(c).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
-        }
-        if roots.is_empty() {
-            return Err(format!("ca_file {}: no certificate", ca.display()));
-        }
-        builder.with_root_certificates(roots)
-    } else {
-        builder.with_root_certificates(system_roots())
-    };
-    let mut config = match (&cfg.cert_file, &cfg.key_file) {
-        (Some(cert), Some(key)) => {
-            let cpem = std::fs::read(cert).map_err(|e| format!("reading cert_file {}: {e}", cert.display()))?;
-            let kpem = std::fs::read(key).map_err(|e| format!("reading key_file {}: {e}", key.display()))?;
-            let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cpem.as_slice())
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("cert_file {}: {e}", cert.display()))?;
-            let key = rustls_pemfile::private_key(&mut kpem.as_slice())
-                .map_err(|e| format!("key_file {}: {e}", key.display()))?
-                .ok_or_else(|| format!("key_file {}: no private key", key.display()))?;
-            builder.with_client_auth_cert(certs, key).map_err(|e| format!("client certificate: {e}"))?
-        }
-        _ => builder.with_no_client_auth(),
-    };
-    if alpn_http1 {
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    }
-    Ok(Arc::new(config))
+    let alpn: &[&[u8]] = if alpn_http1 { &[b"http/1.1"] } else { &[] };
+    vitals_client::tls::rustls_client_config(cfg, alpn)
 }
 
 /// Runs the TLS handshake over `io`, verifying against `server_name` (tls_config's or the host).
@@ -203,43 +152,4 @@ fn escape_dn(v: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// Accepts every server certificate but still checks handshake signatures (`insecure_skip_verify`).
-#[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
